@@ -1,0 +1,225 @@
+/**
+ * Composition root: reads the validated config and builds every adapter and
+ * service exactly once. Heavy SDKs (pg, BullMQ, ioredis) are imported only
+ * when the config chooses them.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir } from 'node:fs/promises';
+import path from 'node:path';
+import { pino, type Logger } from 'pino';
+import type { Redis } from 'ioredis';
+import type { Config } from './config.ts';
+import type { Db, DbOptions } from './platform/db/index.ts';
+import { migrate } from './platform/db/migrate.ts';
+import { createMetrics, type Metrics } from './platform/metrics.ts';
+import type { JobQueue } from './platform/queue/index.ts';
+import { createTokenService, type TokenService } from './modules/auth/tokens.ts';
+import { createAuthService, type AuthService } from './modules/auth/service.ts';
+import { createUserService, type UserService } from './modules/users/service.ts';
+import { createQuestionService, type QuestionService } from './modules/questions/service.ts';
+import { createAssessmentService, type AssessmentService } from './modules/assessments/service.ts';
+import { createSessionService, type SessionService } from './modules/sessions/service.ts';
+import { createAttemptService, type AttemptService } from './modules/attempts/service.ts';
+import { registerJobHandlers } from './modules/jobs.ts';
+
+export interface DemoAccount {
+  role: string;
+  login: string;
+  secret: string;
+}
+
+export interface AppContext {
+  config: Config;
+  log: Logger;
+  metrics: Metrics;
+  db: Db;
+  queue: JobQueue;
+  redis: Redis | undefined;
+  tokens: TokenService;
+  auth: AuthService;
+  users: UserService;
+  questions: QuestionService;
+  assessments: AssessmentService;
+  sessions: SessionService;
+  attempts: AttemptService;
+  /** Filled by the demo seeder so the landing page can list them. */
+  demoAccounts: DemoAccount[];
+  readiness(): Promise<Record<string, 'ok' | string>>;
+  /** Start job workers in this process (roles `worker` and `all`). */
+  startWorkers(): void;
+  /** Flush pending writes, stop workers, close pools — in that order. */
+  close(): Promise<void>;
+}
+
+export interface ContextOptions {
+  /** Use this database instead of opening one from config (tests). */
+  db?: Db;
+  log?: Logger;
+  /** Skip migrations (tests that pass an already-migrated db). */
+  skipMigrate?: boolean;
+}
+
+export async function createContext(config: Config, opts: ContextOptions = {}): Promise<AppContext> {
+  const log =
+    opts.log ??
+    pino({
+      level: config.log.level,
+      base: { pid: process.pid },
+      redact: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.refreshToken', '*.code'],
+    });
+  const metrics = createMetrics();
+  const dbOpts: DbOptions = {
+    slowQueryMs: config.db.slowQueryMs,
+    onSlowQuery: ({ sql, ms }) => {
+      metrics.slowQueries.inc();
+      log.warn({ sql: sql.slice(0, 500), ms: Math.round(ms) }, 'slow query');
+    },
+    onQueryError: ({ sql, error }) => {
+      metrics.dbErrors.inc();
+      log.debug({ sql: sql.slice(0, 500), err: error }, 'query failed');
+    },
+  };
+
+  const closers: (() => Promise<void>)[] = [];
+  const db = opts.db ?? (await openDb(config, dbOpts));
+  if (!opts.db) closers.push(() => db.close());
+  if (!opts.skipMigrate) {
+    const applied = await migrate(db);
+    if (applied.length) log.info({ applied }, 'migrations applied');
+  }
+
+  let redis: Redis | undefined;
+  if (config.redis.url) {
+    const { Redis } = await import('ioredis');
+    redis = new Redis(config.redis.url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
+    redis.on('error', (err) => log.warn({ err }, 'redis error'));
+    closers.push(async () => {
+      await redis?.quit().catch(() => redis?.disconnect());
+    });
+  }
+
+  let queue: JobQueue;
+  if (config.redis.url) {
+    const { createBullmqQueue } = await import('./platform/queue/bullmq.ts');
+    queue = createBullmqQueue({ url: config.redis.url, onError: (err) => log.error({ err }, 'queue error') });
+  } else {
+    const { createSqlQueue } = await import('./platform/queue/sql.ts');
+    queue = createSqlQueue(db, { onError: (err) => log.error({ err }, 'queue error') });
+  }
+
+  const tokens = createTokenService(await jwtSecret(config, db), config.auth.accessTokenTtlS);
+  const k = db.kysely;
+  const auth = createAuthService({ db: k, tokens, refreshTtlS: config.auth.refreshTokenTtlS });
+  const users = createUserService({ db: k, auth });
+  const questions = createQuestionService({ db: k });
+  const assessments = createAssessmentService({ db: k });
+  const sessions = createSessionService({ db: k });
+  const attempts = createAttemptService({
+    db: k,
+    queue,
+    metrics,
+    log,
+    graceS: config.exam.graceS,
+    flushMs: config.exam.autosaveFlushMs,
+    maxBatch: config.exam.autosaveMaxBatch,
+  });
+
+  metrics.gauge('examday_db_pool_connections', 'Database pool connections by state', ['state'], (g) => {
+    const s = db.poolStats();
+    g.set({ state: 'total' }, s.total);
+    g.set({ state: 'in_use' }, s.inUse);
+    g.set({ state: 'waiting' }, s.waiting);
+  });
+  metrics.gauge('examday_queue_jobs', 'Jobs by queue and state', ['queue', 'state'], async (g) => {
+    for (const name of ['grading', 'attempt-deadline']) {
+      const counts = await queue.counts(name).catch(() => undefined);
+      if (!counts) continue;
+      for (const [state, n] of Object.entries(counts)) g.set({ queue: name, state }, n);
+    }
+  });
+
+  const workers: { close(): Promise<void> }[] = [];
+  let closed = false;
+
+  const ctx: AppContext = {
+    config,
+    log,
+    metrics,
+    db,
+    queue,
+    redis,
+    tokens,
+    auth,
+    users,
+    questions,
+    assessments,
+    sessions,
+    attempts,
+    demoAccounts: [],
+    async readiness() {
+      const checks: Record<string, string> = {};
+      await Promise.all([
+        k
+          .selectFrom('settings')
+          .select('key')
+          .limit(1)
+          .execute()
+          .then(
+            () => (checks.database = 'ok'),
+            (e: unknown) => (checks.database = errorText(e)),
+          ),
+        queue.counts('grading').then(
+          () => (checks.queue = 'ok'),
+          (e: unknown) => (checks.queue = errorText(e)),
+        ),
+        redis
+          ? redis.ping().then(
+              () => (checks.redis = 'ok'),
+              (e: unknown) => (checks.redis = errorText(e)),
+            )
+          : Promise.resolve(),
+      ]);
+      return checks;
+    },
+    startWorkers() {
+      workers.push(...registerJobHandlers(ctx, config.worker));
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await attempts.close();
+      await Promise.all(workers.map((w) => w.close()));
+      await queue.close();
+      for (const c of closers.reverse()) await c();
+      metrics.close();
+    },
+  };
+  return ctx;
+}
+
+async function openDb(config: Config, opts: DbOptions): Promise<Db> {
+  if (config.db.url) {
+    const { openPostgres } = await import('./platform/db/postgres.ts');
+    return openPostgres({ ...opts, url: config.db.url, poolMax: config.db.poolMax, statementTimeoutMs: config.db.statementTimeoutMs });
+  }
+  const { openPglite } = await import('./platform/db/pglite.ts');
+  const dir = path.join(config.dataDir, 'pgdata');
+  await mkdir(dir, { recursive: true });
+  return openPglite({ ...opts, dataDir: dir });
+}
+
+/** JWT_SECRET, or a random one generated once and kept in the database so every process shares it. */
+async function jwtSecret(config: Config, db: Db): Promise<string> {
+  if (config.auth.jwtSecret) return config.auth.jwtSecret;
+  await db.kysely
+    .insertInto('settings')
+    .values({ key: 'jwt_secret', value: randomBytes(48).toString('base64url') })
+    .onConflict((oc) => oc.column('key').doNothing())
+    .execute();
+  const row = await db.kysely.selectFrom('settings').select('value').where('key', '=', 'jwt_secret').executeTakeFirstOrThrow();
+  return row.value;
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,132 @@
+/**
+ * buildApp(ctx): the HTTP surface, without listening. Tests call
+ * `app.inject()`; `main.ts` calls `listen()`.
+ */
+import Fastify, { type FastifyBaseLogger, type FastifyError } from 'fastify';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import {
+  hasZodFastifySchemaValidationErrors,
+  jsonSchemaTransform,
+  serializerCompiler,
+  validatorCompiler,
+  type ZodTypeProvider,
+} from 'fastify-type-provider-zod';
+import { randomUUID } from 'node:crypto';
+import type { AppContext } from '../context.ts';
+import { authPlugin } from './auth.ts';
+import { AppError, errorCodes, problem, type ErrorCode } from './errors.ts';
+import { registerRoutes } from './routes.ts';
+import type { App } from './types.ts';
+
+const fastifyErrorCodes: Record<string, ErrorCode> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported_media_type',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'bad_request',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad_request',
+  FST_ERR_VALIDATION: 'validation_failed',
+};
+
+export async function buildApp(ctx: AppContext): Promise<App> {
+  const app = Fastify({
+    loggerInstance: ctx.log as FastifyBaseLogger,
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
+    },
+    bodyLimit: 1024 * 1024,
+    trustProxy: true,
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    ajv: { customOptions: { coerceTypes: false } },
+  }).withTypeProvider<ZodTypeProvider>();
+
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
+
+  app.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+  });
+
+  app.addHook('onResponse', async (req, reply) => {
+    const route = req.routeOptions.url ?? 'unmatched';
+    ctx.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
+    ctx.metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+  });
+
+  app.setErrorHandler((err: FastifyError | AppError | Error, req, reply) => {
+    if (err instanceof AppError) {
+      if (err.extra.retryAfterS !== undefined) reply.header('retry-after', String(err.extra.retryAfterS));
+      return reply
+        .status(err.status)
+        .type('application/problem+json')
+        .send(problem(err.code, err.message, { ...err.extra, instance: req.url }));
+    }
+    if (hasZodFastifySchemaValidationErrors(err)) {
+      const errors = err.validation.map((v) => ({
+        path: `${(v as { instancePath?: string }).instancePath ?? ''}`.replace(/^\//, '').replace(/\//g, '.') || '(root)',
+        message: v.message ?? 'invalid',
+      }));
+      const where = err.validationContext ?? 'body';
+      return reply
+        .status(400)
+        .type('application/problem+json')
+        .send(
+          problem(
+            'validation_failed',
+            `invalid ${where}: ${errors.map((e) => `${e.path}: ${e.message}`).join('; ')}`,
+            { errors, instance: req.url },
+          ),
+        );
+    }
+    const fe = err as FastifyError;
+    if (fe.code === 'FST_ERR_RATE_LIMIT' || fe.statusCode === 429) {
+      return reply
+        .status(429)
+        .type('application/problem+json')
+        .send(problem('rate_limited', fe.message || 'too many requests; wait and retry', { instance: req.url }));
+    }
+    const mapped = fe.code ? fastifyErrorCodes[fe.code] : undefined;
+    if (mapped || (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500)) {
+      const code: ErrorCode = mapped ?? (fe.statusCode === 404 ? 'not_found' : 'bad_request');
+      return reply
+        .status(fe.statusCode ?? errorCodes[code].status)
+        .type('application/problem+json')
+        .send(problem(code, fe.message, { instance: req.url }));
+    }
+    req.log.error({ err }, 'unhandled error');
+    return reply
+      .status(500)
+      .type('application/problem+json')
+      .send(problem('internal', `an internal error occurred; quote request id ${req.id}`, { instance: req.url }));
+  });
+
+  app.setNotFoundHandler((req, reply) =>
+    reply
+      .status(404)
+      .type('application/problem+json')
+      .send(problem('not_found', `no route ${req.method} ${req.url.split('?')[0]}`, { instance: req.url })),
+  );
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'examday API',
+        version: '1',
+        description:
+          'Self-hostable assessment platform built for exam day. Errors are application/problem+json with a stable `code`.',
+      },
+      components: {
+        securitySchemes: { bearer: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } },
+      },
+    },
+    transform: jsonSchemaTransform,
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, () => app.swagger());
+
+  await app.register(authPlugin, { tokens: ctx.tokens });
+  await registerRoutes(app, ctx);
+  return app;
+}

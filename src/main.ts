@@ -1,0 +1,132 @@
+/**
+ * CLI: examday serve | worker | all | migrate | seed | openapi
+ * (`npm start` runs `all`: API and job workers in one process.)
+ */
+import { parseArgs } from 'node:util';
+import closeWithGrace from 'close-with-grace';
+import { ConfigError, loadConfig, type Config } from './config.ts';
+import { createContext, type AppContext } from './context.ts';
+import { buildApp } from './http/app.ts';
+import { seedDemo, seedLoad } from './modules/demo/seed.ts';
+
+const USAGE = `usage: examday <command> [options]
+
+commands:
+  all        API server and job workers in one process (default for npm start)
+  serve      API server only
+  worker     job workers only
+  migrate    apply database migrations and exit
+  seed       create a load-test data set: --candidates N --districts D [--sessions S]
+  openapi    print the OpenAPI document
+`;
+
+async function main(argv: string[]): Promise<void> {
+  const [command = 'all', ...rest] = argv;
+  if (command === '--help' || command === '-h' || command === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  let config: Config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+
+  switch (command) {
+    case 'all':
+    case 'serve':
+    case 'worker':
+      return run(config, command);
+    case 'migrate': {
+      const ctx = await createContext({ ...config, seedDemo: false });
+      await ctx.close();
+      process.stdout.write('migrations are up to date\n');
+      return;
+    }
+    case 'seed': {
+      const { values } = parseArgs({
+        args: rest,
+        options: {
+          candidates: { type: 'string', default: '1000' },
+          districts: { type: 'string', default: '3' },
+          sessions: { type: 'string', default: '1' },
+          out: { type: 'string' },
+        },
+      });
+      const ctx = await createContext(config);
+      try {
+        const summary = await seedLoad(ctx, {
+          candidates: positive(values.candidates, 'candidates'),
+          districts: positive(values.districts, 'districts'),
+          sessionsPerDistrict: positive(values.sessions, 'sessions'),
+          outFile: values.out,
+        });
+        process.stdout.write(`${JSON.stringify(summary)}\n`);
+      } finally {
+        await ctx.close();
+      }
+      return;
+    }
+    case 'openapi': {
+      const ctx = await createContext({ ...config, seedDemo: false, log: { level: 'silent' } });
+      const app = await buildApp(ctx);
+      await app.ready();
+      process.stdout.write(`${JSON.stringify(app.swagger(), null, 2)}\n`);
+      await app.close();
+      await ctx.close();
+      return;
+    }
+    default:
+      process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
+      process.exit(2);
+  }
+}
+
+function positive(v: string | undefined, name: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) {
+    process.stderr.write(`--${name} must be a positive whole number\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+async function run(config: Config, role: 'all' | 'serve' | 'worker'): Promise<void> {
+  const ctx: AppContext = await createContext(config);
+  if (config.seedDemo && role !== 'worker') await seedDemo(ctx);
+  const app = role === 'worker' ? undefined : await buildApp(ctx);
+
+  // SIGTERM/SIGINT: stop accepting, drain in-flight requests (Fastify close),
+  // flush pending autosaves, stop workers, close pools.
+  closeWithGrace({ delay: 20_000 }, async ({ signal, err }) => {
+    if (err) ctx.log.error({ err }, 'fatal error, shutting down');
+    else ctx.log.info({ signal }, 'shutting down');
+    await app?.close();
+    await ctx.close();
+  });
+
+  if (role !== 'serve') ctx.startWorkers();
+  if (app) {
+    await app.listen({ port: config.http.port, host: config.http.host });
+    const shown = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
+    const base = config.http.publicUrl ?? `http://${shown}:${config.http.port}`;
+    const lines = [`examday (${role}) listening on ${base}  ·  API docs: ${base}/docs`];
+    if (ctx.demoAccounts.length) {
+      lines.push('demo accounts:');
+      for (const a of ctx.demoAccounts) lines.push(`  ${a.role.padEnd(26)} ${a.login.padEnd(28)} ${a.secret}`);
+    }
+    process.stdout.write(`${lines.join('\n')}\n`);
+  } else {
+    ctx.log.info('worker started');
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,238 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { dbTargets } from '../../testing/db.ts';
+import { createTestApp, type Actor, type TestApp } from '../../testing/app.ts';
+
+interface Paper {
+  attemptId: string;
+  deadline: string;
+  questions: { id: string; type: string; options?: { id: string }[] }[];
+  optionOrder: Record<string, string[]>;
+}
+
+async function waitFor<T>(fn: () => Promise<T | undefined>, timeoutMs = 15_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > until) throw new Error('timed out waiting');
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+for (const target of dbTargets()) {
+  describe(`attempts (${target.name})`, () => {
+    let t: TestApp;
+    let author: Actor;
+    let assessmentId: string;
+    const qids: Record<string, string> = {};
+
+    async function api(actor: Actor | undefined, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: unknown) {
+      const res = await t.app.inject({
+        method,
+        url: `/api/v1${url}`,
+        ...(actor ? { headers: actor.headers } : {}),
+        ...(payload !== undefined ? { payload: payload as object } : {}),
+      });
+      return { status: res.statusCode, body: res.body ? (res.json() as Record<string, unknown>) : {} };
+    }
+
+    async function openSession(capacity = 10, startsInMs = -60_000, lengthMs = 3_600_000): Promise<string> {
+      const r = await api(author, 'POST', '/sessions', {
+        assessmentId,
+        district: 'north',
+        title: 'Morning',
+        startsAt: new Date(Date.now() + startsInMs).toISOString(),
+        endsAt: new Date(Date.now() + startsInMs + lengthMs).toISOString(),
+        capacity,
+      });
+      assert.ok(r.status < 300, JSON.stringify(r.body));
+      return r.body.id as string;
+    }
+
+    async function book(candidate: Actor, sessionId: string): Promise<string> {
+      const r = await api(candidate, 'POST', `/sessions/${sessionId}/bookings`, {});
+      assert.ok(r.status < 300, JSON.stringify(r.body));
+      return (r.body.booking as { id: string }).id;
+    }
+
+    before(async () => {
+      t = await createTestApp(target, { ATTEMPT_GRACE_S: '2' });
+      author = await t.staff('author');
+      const inputs = [
+        { type: 'single_choice', stem: 'Pick b', options: [{ id: 'a', text: 'A' }, { id: 'b', text: 'B' }, { id: 'c', text: 'C' }], correct: 'b', points: 2 },
+        { type: 'true_false', stem: 'True?', correct: true },
+        { type: 'numeric', stem: '6 x 7', answer: 42, tolerance: 0.5 },
+        { type: 'short_text', stem: 'Capital of France', accepted: ['Paris'], match: 'normalized' },
+      ];
+      for (const input of inputs) {
+        const r = await api(author, 'POST', '/questions', input);
+        assert.ok(r.status < 300, JSON.stringify(r.body));
+        const id = r.body.id as string;
+        qids[input.type] = id;
+        assert.equal((await api(author, 'POST', `/questions/${id}/approve`)).status, 200);
+      }
+      const a = await api(author, 'POST', '/assessments', {
+        title: 'Attempt test',
+        timeLimitS: 600,
+        shuffleItems: true,
+        shuffleOptions: true,
+        items: Object.values(qids).map((questionId) => ({ questionId })),
+      });
+      assert.ok(a.status < 300, JSON.stringify(a.body));
+      assessmentId = a.body.id as string;
+      const p = await api(author, 'POST', `/assessments/${assessmentId}/publish`);
+      assert.ok(p.status < 300, JSON.stringify(p.body));
+      t.ctx.startWorkers();
+    });
+    after(() => t.close());
+
+    it('refuses to start outside the session window', async () => {
+      const later = await openSession(5, 3_600_000);
+      const c = await t.candidate('north');
+      const bookingId = await book(c, later);
+      const r = await api(c, 'POST', `/bookings/${bookingId}/attempt`);
+      assert.equal(r.status, 409);
+      assert.equal(r.body.code, 'session_not_open');
+    });
+
+    it('runs a whole attempt: start, paper, autosave, resume, submit, grading, result', async () => {
+      const sessionId = await openSession();
+      const c = await t.candidate('north');
+      const bookingId = await book(c, sessionId);
+
+      const start = await api(c, 'POST', `/bookings/${bookingId}/attempt`);
+      assert.equal(start.status, 200, JSON.stringify(start.body));
+      const attemptId = start.body.id as string;
+      assert.equal(start.body.status, 'in_progress');
+      assert.ok((start.body.remainingS as number) > 590 && (start.body.remainingS as number) <= 600);
+      const again = await api(c, 'POST', `/bookings/${bookingId}/attempt`);
+      assert.equal(again.body.id, attemptId, 'starting twice returns the same attempt');
+
+      const paperRes = await t.app.inject({ method: 'GET', url: `/api/v1/attempts/${attemptId}/paper`, headers: c.headers });
+      assert.equal(paperRes.statusCode, 200);
+      const paper = paperRes.json() as Paper;
+      assert.equal(paper.questions.length, 4);
+      assert.deepEqual(new Set(paper.questions.map((q) => q.id)), new Set(Object.values(qids)));
+      for (const leak of ['"correct"', '"accepted"', '"tolerance"', '"answer"', 'Paris']) {
+        assert.ok(!paperRes.body.includes(leak), `paper must not contain ${leak}`);
+      }
+      assert.deepEqual([...(paper.optionOrder[qids.single_choice!] ?? [])].sort(), ['a', 'b', 'c']);
+      // The same candidate always gets the same order.
+      const paper2 = (await t.app.inject({ method: 'GET', url: `/api/v1/attempts/${attemptId}/paper`, headers: c.headers })).body;
+      assert.equal(paper2, paperRes.body);
+
+      // Newer seq wins; an older one arriving late is acknowledged but ignored.
+      let r = await api(c, 'PUT', `/attempts/${attemptId}/answers`, { answers: [{ questionId: qids.single_choice, value: 'a', seq: 1 }] });
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      r = await api(c, 'PUT', `/attempts/${attemptId}/answers`, {
+        answers: [
+          { questionId: qids.single_choice, value: 'b', seq: 3 },
+          { questionId: qids.true_false, value: true, seq: 1 },
+        ],
+      });
+      assert.deepEqual(r.body.acked, [
+        { questionId: qids.single_choice, seq: 3 },
+        { questionId: qids.true_false, seq: 1 },
+      ]);
+      r = await api(c, 'PUT', `/attempts/${attemptId}/answers`, { answers: [{ questionId: qids.single_choice, value: 'c', seq: 2 }] });
+      assert.equal(r.status, 200);
+      // Bad values and foreign questions are refused with a clear 400.
+      r = await api(c, 'PUT', `/attempts/${attemptId}/answers`, { answers: [{ questionId: qids.numeric, value: { x: 1 }, seq: 1 }] });
+      assert.equal(r.status, 400);
+      assert.equal(r.body.code, 'validation_failed');
+      r = await api(c, 'PUT', `/attempts/${attemptId}/answers`, { answers: [{ questionId: 'nope', value: 1, seq: 1 }] });
+      assert.equal(r.status, 400);
+      assert.match(String(r.body.detail), /not part of this attempt/);
+
+      // Resume: saved answers and remaining time from the server clock.
+      const resume = await api(c, 'GET', `/attempts/${attemptId}`);
+      const saved = new Map((resume.body.answers as { questionId: string; value: unknown; seq: number }[]).map((a) => [a.questionId, a]));
+      assert.equal(saved.get(qids.single_choice!)?.value, 'b');
+      assert.equal(saved.get(qids.single_choice!)?.seq, 3);
+      assert.equal(saved.get(qids.true_false!)?.value, true);
+
+      // Another candidate cannot see or write this attempt.
+      const other = await t.candidate('north');
+      assert.equal((await api(other, 'GET', `/attempts/${attemptId}`)).status, 404);
+      assert.equal((await api(other, 'PUT', `/attempts/${attemptId}/answers`, { answers: [{ questionId: qids.true_false, value: false, seq: 9 }] })).status, 404);
+
+      // Submit with final answers; idempotent; closed afterwards.
+      const sub = await api(c, 'POST', `/attempts/${attemptId}/submit`, { answers: [{ questionId: qids.numeric, value: 42.3, seq: 1 }] });
+      assert.equal(sub.status, 200, JSON.stringify(sub.body));
+      assert.equal(sub.body.status === 'submitted' || sub.body.status === 'graded', true);
+      const sub2 = await api(c, 'POST', `/attempts/${attemptId}/submit`, {});
+      assert.equal(sub2.status, 200);
+      assert.equal(sub2.body.submittedAt, sub.body.submittedAt);
+      r = await api(c, 'PUT', `/attempts/${attemptId}/answers`, { answers: [{ questionId: qids.short_text, value: 'paris', seq: 1 }] });
+      assert.equal(r.status, 409);
+      assert.equal(r.body.code, 'attempt_closed');
+
+      const result = await waitFor(async () => {
+        const res = await api(c, 'GET', `/attempts/${attemptId}/result`);
+        return res.body.status === 'graded' ? res.body : undefined;
+      });
+      assert.equal(result.released, true);
+      // single_choice b (2) + true_false (1) + numeric 42.3 within 0.5 (1) + short_text unanswered (0)
+      assert.equal(result.score, 4);
+      assert.equal(result.maxScore, 5);
+    });
+
+    it('auto-submits an attempt whose deadline passed, with its saved answers', async () => {
+      const sessionId = await openSession();
+      const c = await t.candidate('north');
+      const bookingId = await book(c, sessionId);
+      const attemptId = (await api(c, 'POST', `/bookings/${bookingId}/attempt`)).body.id as string;
+      await api(c, 'PUT', `/attempts/${attemptId}/answers`, { answers: [{ questionId: qids.true_false, value: true, seq: 1 }] });
+      // Move the deadline into the past (beyond the grace window) and run the deadline job now.
+      await t.ctx.db.kysely
+        .updateTable('attempts')
+        .set({ deadline_at: new Date(Date.now() - 60_000) })
+        .where('id', '=', attemptId)
+        .execute();
+      const late = await api(c, 'PUT', `/attempts/${attemptId}/answers`, { answers: [{ questionId: qids.numeric, value: 42, seq: 1 }] });
+      assert.equal(late.status, 409, 'the database refuses answers past deadline + grace even when the cache is stale');
+      assert.equal(await t.ctx.attempts.autoSubmit(attemptId), true);
+      const row = await t.ctx.db.kysely.selectFrom('attempts').select(['status', 'submit_reason']).where('id', '=', attemptId).executeTakeFirstOrThrow();
+      assert.equal(row.submit_reason, 'deadline');
+      const graded = await waitFor(async () => {
+        const res = await api(c, 'GET', `/attempts/${attemptId}/result`);
+        return res.body.status === 'graded' ? res.body : undefined;
+      });
+      assert.equal(graded.score, 1);
+    });
+
+    it('group-commits concurrent autosaves from many candidates and acknowledges each after commit', async () => {
+      const sessionId = await openSession(50);
+      const candidates = await Promise.all(Array.from({ length: 12 }, () => t.candidate('north')));
+      const attempts: { c: Actor; id: string }[] = [];
+      for (const c of candidates) {
+        const bookingId = await book(c, sessionId);
+        attempts.push({ c, id: (await api(c, 'POST', `/bookings/${bookingId}/attempt`)).body.id as string });
+      }
+      const results = await Promise.all(
+        attempts.flatMap(({ c, id }) =>
+          [1, 2, 3].map((seq) => api(c, 'PUT', `/attempts/${id}/answers`, { answers: [{ questionId: qids.numeric, value: seq, seq }] })),
+        ),
+      );
+      assert.ok(results.every((r) => r.status === 200));
+      for (const { id } of attempts) {
+        const row = await t.ctx.db.kysely.selectFrom('responses').select(['value', 'seq']).where('attempt_id', '=', id).where('question_id', '=', qids.numeric!).executeTakeFirstOrThrow();
+        assert.equal(row.seq, 3);
+        assert.equal(row.value, 3);
+      }
+    });
+
+    it('answers problem+json for bad ids and missing tokens', async () => {
+      const c = await t.candidate('north');
+      let r = await api(c, 'GET', '/attempts/not-a-uuid');
+      assert.equal(r.status, 404);
+      assert.equal(r.body.code, 'not_found');
+      r = await api(undefined, 'GET', '/attempts/00000000-0000-0000-0000-000000000000');
+      assert.equal(r.status, 401);
+      assert.equal(r.body.code, 'unauthenticated');
+      r = await api(c, 'PUT', '/attempts/00000000-0000-0000-0000-000000000000/answers', { answers: [] });
+      assert.equal(r.status, 400);
+    });
+  });
+}

@@ -1,0 +1,144 @@
+/** Exam-taking routes. The paper is sent as pre-serialised bytes (no response schema on purpose). */
+import { z } from 'zod';
+import type { AppContext } from '../../context.ts';
+import { who } from '../../http/auth.ts';
+import type { App } from '../../http/types.ts';
+
+const answer = z.object({
+  questionId: z.string().min(1).max(64),
+  value: z.unknown(),
+  seq: z.number().int().min(0).max(2_000_000_000),
+});
+const answers = z.array(answer).max(200);
+const attemptParams = z.object({ id: z.string().min(1).max(64) });
+
+const attemptView = z.object({
+  id: z.string(),
+  bookingId: z.string(),
+  sessionId: z.string(),
+  status: z.enum(['in_progress', 'submitted', 'graded']),
+  startedAt: z.string(),
+  deadline: z.string(),
+  remainingS: z.number(),
+  serverTime: z.string(),
+  submittedAt: z.string().nullable(),
+  answers: z.array(z.object({ questionId: z.string(), value: z.unknown(), seq: z.number(), savedAt: z.string() })),
+});
+
+export async function attemptRoutes(app: App, ctx: AppContext): Promise<void> {
+  const s = ctx.attempts;
+  const candidate = app.requireRole('candidate');
+  const anyone = app.requireRole('candidate', 'author', 'admin');
+  const security = [{ bearer: [] }];
+
+  app.post(
+    '/bookings/:bookingId/attempt',
+    {
+      onRequest: candidate,
+      schema: {
+        tags: ['attempts'],
+        summary: 'Start the attempt for a booking (or resume it: idempotent)',
+        security,
+        params: z.object({ bookingId: z.string().min(1).max(64) }),
+        response: { 200: attemptView },
+      },
+    },
+    (req) => s.start(who(req), req.params.bookingId),
+  );
+
+  app.get(
+    '/attempts',
+    {
+      onRequest: anyone,
+      schema: {
+        tags: ['attempts'],
+        summary: "List attempts: a candidate's own, an author's sessions', all for admin",
+        security,
+        querystring: z.object({ sessionId: z.uuid().optional(), limit: z.coerce.number().int().min(1).max(1000).default(100) }),
+      },
+    },
+    (req) => s.list(who(req), req.query),
+  );
+
+  app.get(
+    '/attempts/:id',
+    {
+      onRequest: anyone,
+      schema: {
+        tags: ['attempts'],
+        summary: 'Resume: attempt state, saved answers and remaining time by the server clock',
+        security,
+        params: attemptParams,
+        response: { 200: attemptView },
+      },
+    },
+    (req) => s.get(who(req), req.params.id),
+  );
+
+  app.get(
+    '/attempts/:id/paper',
+    {
+      onRequest: anyone,
+      schema: {
+        tags: ['attempts'],
+        summary: "The candidate's paper: questions without answers, in this candidate's order",
+        security,
+        params: attemptParams,
+      },
+    },
+    async (req, reply) => {
+      const body = await s.paper(who(req), req.params.id);
+      return reply.type('application/json; charset=utf-8').header('cache-control', 'private, no-store').send(body);
+    },
+  );
+
+  app.put(
+    '/attempts/:id/answers',
+    {
+      onRequest: candidate,
+      schema: {
+        tags: ['attempts'],
+        summary: 'Autosave answers; acknowledged only after they are committed',
+        description:
+          'Each answer carries a per-question sequence number that the client increases on every change. Retries are idempotent and a lower seq never overwrites a higher one.',
+        security,
+        params: attemptParams,
+        body: z.object({ answers: answers.min(1) }),
+        response: {
+          200: z.object({ acked: z.array(z.object({ questionId: z.string(), seq: z.number() })), serverTime: z.string() }),
+        },
+      },
+    },
+    (req) => s.save(who(req), req.params.id, req.body.answers),
+  );
+
+  app.post(
+    '/attempts/:id/submit',
+    {
+      onRequest: candidate,
+      schema: {
+        tags: ['attempts'],
+        summary: 'Submit (idempotent); optional final answers are saved first',
+        security,
+        params: attemptParams,
+        body: z.object({ answers: answers.optional() }).optional(),
+        response: { 200: attemptView },
+      },
+    },
+    (req) => s.submit(who(req), req.params.id, req.body?.answers ?? []),
+  );
+
+  app.get(
+    '/attempts/:id/result',
+    {
+      onRequest: anyone,
+      schema: {
+        tags: ['attempts'],
+        summary: "The attempt's result, when the assessment's release policy allows",
+        security,
+        params: attemptParams,
+      },
+    },
+    (req) => s.result(who(req), req.params.id),
+  );
+}

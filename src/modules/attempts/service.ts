@@ -1,0 +1,431 @@
+/**
+ * Timed attempts: start inside the session window, paper, autosave, resume,
+ * submit, auto-submit at the deadline, grading, results by release policy.
+ */
+import { randomInt } from 'node:crypto';
+import { sql, type Kysely } from 'kysely';
+import type { Logger } from 'pino';
+import type { Database } from '../../platform/db/schema.ts';
+import type { JobQueue } from '../../platform/queue/index.ts';
+import type { Metrics } from '../../platform/metrics.ts';
+import { AppError, notFound } from '../../http/errors.ts';
+import type { Principal } from '../auth/tokens.ts';
+import { parseResponse } from '../questions/model.ts';
+import { gradeAttempt } from '../questions/grading.ts';
+import { AutosaveWriter, answerKey } from './autosave.ts';
+import { PaperCache, layoutFor, renderPaper } from './papers.ts';
+
+export const GRADING_QUEUE = 'grading';
+export const DEADLINE_QUEUE = 'attempt-deadline';
+
+export interface AttemptServiceDeps {
+  db: Kysely<Database>;
+  queue: JobQueue;
+  metrics: Metrics;
+  log: Logger;
+  graceS: number;
+  flushMs: number;
+  maxBatch: number;
+}
+
+export interface AnswerInput {
+  questionId: string;
+  value: unknown;
+  seq: number;
+}
+
+/** What the hot path needs to know about an attempt; immutable except status. */
+interface AttemptFacts {
+  id: string;
+  candidateId: string;
+  sessionId: string;
+  versionId: string;
+  seed: number;
+  deadlineMs: number;
+  status: 'in_progress' | 'submitted' | 'graded';
+  questionIds: Set<string>;
+}
+
+export interface AttemptView {
+  id: string;
+  bookingId: string;
+  sessionId: string;
+  status: 'in_progress' | 'submitted' | 'graded';
+  startedAt: string;
+  deadline: string;
+  /** Seconds left by the server's clock (0 once past the deadline). */
+  remainingS: number;
+  serverTime: string;
+  submittedAt: string | null;
+  answers: { questionId: string; value: unknown; seq: number; savedAt: string }[];
+}
+
+const FACTS_TTL_MS = 30_000;
+
+export function createAttemptService(deps: AttemptServiceDeps) {
+  const { db, queue, graceS } = deps;
+  const papers = new PaperCache(db);
+  const writer = new AutosaveWriter(db, {
+    flushMs: deps.flushMs,
+    maxBatch: deps.maxBatch,
+    graceS,
+    onBatch: (n) => deps.metrics.autosaveBatch.observe(n),
+  });
+  // Hot-path cache of attempt facts: ownership, deadline and the drawn
+  // question set never change; status is re-checked by the upsert itself.
+  const facts = new Map<string, { at: number; f: AttemptFacts }>();
+
+  async function loadFacts(attemptId: string): Promise<AttemptFacts | undefined> {
+    const hit = facts.get(attemptId);
+    if (hit && Date.now() - hit.at < FACTS_TTL_MS) return hit.f;
+    const row = await db
+      .selectFrom('attempts')
+      .select(['id', 'candidate_id', 'session_id', 'assessment_version_id', 'seed', 'deadline_at', 'status'])
+      .where('id', '=', attemptId)
+      .executeTakeFirst();
+    if (!row) return undefined;
+    const paper = await papers.get(row.assessment_version_id);
+    const f: AttemptFacts = {
+      id: row.id,
+      candidateId: row.candidate_id,
+      sessionId: row.session_id,
+      versionId: row.assessment_version_id,
+      seed: row.seed,
+      deadlineMs: row.deadline_at.getTime(),
+      status: row.status,
+      questionIds: new Set(layoutFor(paper, row.seed).questionIds),
+    };
+    if (facts.size > 200_000) facts.clear();
+    facts.set(attemptId, { at: Date.now(), f });
+    return f;
+  }
+
+  /** The attempt if this principal may see it: its candidate, the session's author, or an admin. */
+  async function authorize(p: Principal, attemptId: string): Promise<AttemptFacts> {
+    if (!isUuid(attemptId)) throw notFound('attempt');
+    const f = await loadFacts(attemptId);
+    if (!f) throw notFound('attempt');
+    if (p.role === 'admin' || f.candidateId === p.id) return f;
+    if (p.role === 'author') {
+      const own = await db
+        .selectFrom('exam_sessions')
+        .select('id')
+        .where('id', '=', f.sessionId)
+        .where('owner_id', '=', p.id)
+        .executeTakeFirst();
+      if (own) return f;
+    }
+    throw notFound('attempt');
+  }
+
+  function requireCandidate(p: Principal, f: AttemptFacts): void {
+    if (f.candidateId !== p.id) throw new AppError('forbidden', 'only the candidate can change their attempt');
+  }
+
+  async function view(attemptId: string): Promise<AttemptView> {
+    const a = await db
+      .selectFrom('attempts')
+      .select(['id', 'booking_id', 'session_id', 'status', 'started_at', 'deadline_at', 'submitted_at'])
+      .where('id', '=', attemptId)
+      .executeTakeFirstOrThrow();
+    const answers = await db
+      .selectFrom('responses')
+      .select(['question_id', 'value', 'seq', 'saved_at'])
+      .where('attempt_id', '=', attemptId)
+      .execute();
+    const now = Date.now();
+    return {
+      id: a.id,
+      bookingId: a.booking_id,
+      sessionId: a.session_id,
+      status: a.status,
+      startedAt: a.started_at.toISOString(),
+      deadline: a.deadline_at.toISOString(),
+      remainingS: a.status === 'in_progress' ? Math.max(0, Math.floor((a.deadline_at.getTime() - now) / 1000)) : 0,
+      serverTime: new Date(now).toISOString(),
+      submittedAt: a.submitted_at?.toISOString() ?? null,
+      answers: answers.map((r) => ({ questionId: r.question_id, value: r.value, seq: r.seq, savedAt: r.saved_at.toISOString() })),
+    };
+  }
+
+  async function saveAnswers(f: AttemptFacts, answers: AnswerInput[]): Promise<{ questionId: string; seq: number }[]> {
+    if (f.status !== 'in_progress' || Date.now() > f.deadlineMs + graceS * 1000) {
+      throw new AppError('attempt_closed', 'this attempt no longer accepts answers');
+    }
+    const paper = await papers.get(f.versionId);
+    const rows = answers.map((a) => {
+      if (!f.questionIds.has(a.questionId)) {
+        throw new AppError('validation_failed', `question ${a.questionId} is not part of this attempt`);
+      }
+      const q = paper.content.questions[a.questionId]!;
+      const parsed = a.value === null ? { ok: true as const, value: null } : parseResponse(q, a.value);
+      if (!parsed.ok) throw new AppError('validation_failed', `answer to ${a.questionId}: ${parsed.error}`);
+      return { attemptId: f.id, questionId: a.questionId, value: parsed.value, seq: a.seq };
+    });
+    const { refused } = await writer.save(rows);
+    if (rows.some((r) => refused.has(answerKey(r.attemptId, r.questionId)))) {
+      facts.delete(f.id);
+      throw new AppError('attempt_closed', 'the attempt was submitted or its time ran out; these answers were not saved');
+    }
+    return rows.map((r) => ({ questionId: r.questionId, seq: r.seq }));
+  }
+
+  async function closeAttempt(attemptId: string, reason: 'candidate' | 'deadline'): Promise<boolean> {
+    // Answers already acknowledged are committed; anything still queued for
+    // this process is written first so the submit sees it.
+    await writer.flush();
+    const res = await db
+      .updateTable('attempts')
+      .set({ status: 'submitted', submitted_at: new Date(), submit_reason: reason })
+      .where('id', '=', attemptId)
+      .where('status', '=', 'in_progress')
+      .executeTakeFirst();
+    facts.delete(attemptId);
+    const changed = Number(res.numUpdatedRows) > 0;
+    if (changed) {
+      await queue.enqueue(GRADING_QUEUE, 'grade', { attemptId }, { idempotencyKey: `grade-${attemptId}`, priority: 1 });
+    }
+    return changed;
+  }
+
+  return {
+    papers,
+
+    /** Start (or resume) the attempt of a booking. Idempotent: a second call returns the same attempt. */
+    async start(p: Principal, bookingId: string): Promise<AttemptView> {
+      if (!isUuid(bookingId)) throw notFound('booking');
+      const b = await db
+        .selectFrom('bookings as b')
+        .innerJoin('exam_sessions as s', 's.id', 'b.session_id')
+        .select([
+          'b.id',
+          'b.candidate_id',
+          'b.status',
+          's.id as session_id',
+          's.starts_at',
+          's.ends_at',
+          's.assessment_version_id',
+        ])
+        .where('b.id', '=', bookingId)
+        .executeTakeFirst();
+      if (!b || b.candidate_id !== p.id) throw notFound('booking');
+      const existing = await db.selectFrom('attempts').select('id').where('booking_id', '=', bookingId).executeTakeFirst();
+      if (existing) return view(existing.id);
+      if (b.status !== 'active') throw new AppError('conflict', 'this booking was cancelled');
+      const now = Date.now();
+      if (now < b.starts_at.getTime() || now >= b.ends_at.getTime()) {
+        throw new AppError(
+          'session_not_open',
+          `the session is open from ${b.starts_at.toISOString()} to ${b.ends_at.toISOString()}`,
+        );
+      }
+      const { timeLimitS } = (await papers.get(b.assessment_version_id)).content;
+      const deadline = new Date(Math.min(now + timeLimitS * 1000, b.ends_at.getTime()));
+      const inserted = await db
+        .insertInto('attempts')
+        .values({
+          booking_id: b.id,
+          candidate_id: p.id,
+          session_id: b.session_id,
+          assessment_version_id: b.assessment_version_id,
+          seed: randomInt(0, 2 ** 31 - 1),
+          deadline_at: deadline,
+        })
+        .onConflict((oc) => oc.column('booking_id').doNothing())
+        .returning('id')
+        .executeTakeFirst();
+      const id =
+        inserted?.id ??
+        (await db.selectFrom('attempts').select('id').where('booking_id', '=', bookingId).executeTakeFirstOrThrow()).id;
+      if (inserted) {
+        await queue.enqueue(
+          DEADLINE_QUEUE,
+          'auto-submit',
+          { attemptId: id },
+          { runAt: new Date(deadline.getTime() + graceS * 1000), idempotencyKey: `deadline-${id}`, priority: 1 },
+        );
+      }
+      return view(id);
+    },
+
+    async get(p: Principal, attemptId: string): Promise<AttemptView> {
+      const f = await authorize(p, attemptId);
+      return view(f.id);
+    },
+
+    /** The candidate's paper as pre-serialised JSON. */
+    async paper(p: Principal, attemptId: string): Promise<string> {
+      const f = await authorize(p, attemptId);
+      const paper = await papers.get(f.versionId);
+      return renderPaper(paper, layoutFor(paper, f.seed), {
+        attemptId: f.id,
+        deadline: new Date(f.deadlineMs).toISOString(),
+      });
+    },
+
+    async save(p: Principal, attemptId: string, answers: AnswerInput[]) {
+      const f = await authorize(p, attemptId);
+      requireCandidate(p, f);
+      const acked = await saveAnswers(f, answers);
+      return { acked, serverTime: new Date().toISOString() };
+    },
+
+    /** Submit (idempotent): optional last answers are saved first. */
+    async submit(p: Principal, attemptId: string, answers: AnswerInput[] = []): Promise<AttemptView> {
+      const f = await authorize(p, attemptId);
+      requireCandidate(p, f);
+      if (answers.length > 0) {
+        const fresh = await loadFacts(attemptId);
+        if (fresh?.status === 'in_progress') await saveAnswers(fresh, answers).catch(ignoreClosed);
+      }
+      await closeAttempt(attemptId, Date.now() > f.deadlineMs + graceS * 1000 ? 'deadline' : 'candidate');
+      return view(attemptId);
+    },
+
+    /** Job: submit an attempt still open after deadline + grace, with its saved answers. */
+    async autoSubmit(attemptId: string): Promise<boolean> {
+      const a = await db.selectFrom('attempts').select(['deadline_at', 'status']).where('id', '=', attemptId).executeTakeFirst();
+      if (!a || a.status !== 'in_progress') return false;
+      if (Date.now() < a.deadline_at.getTime() + graceS * 1000) {
+        throw new Error('deadline not reached yet'); // retried later by the queue
+      }
+      return closeAttempt(attemptId, 'deadline');
+    },
+
+    /** Job: grade a submitted attempt. Idempotent. */
+    async grade(attemptId: string): Promise<void> {
+      const a = await db
+        .selectFrom('attempts')
+        .select(['id', 'status', 'seed', 'assessment_version_id'])
+        .where('id', '=', attemptId)
+        .executeTakeFirst();
+      if (!a || a.status !== 'submitted') return;
+      const paper = await papers.get(a.assessment_version_id);
+      const ids = layoutFor(paper, a.seed).questionIds;
+      const rows = await db.selectFrom('responses').select(['question_id', 'value']).where('attempt_id', '=', attemptId).execute();
+      const answers = new Map<string, unknown>(rows.map((r) => [r.question_id, r.value]));
+      const result = gradeAttempt(
+        ids.map((id) => paper.content.questions[id]!),
+        answers,
+      );
+      await db
+        .updateTable('attempts')
+        .set({
+          status: 'graded',
+          score: result.score,
+          max_score: result.maxScore,
+          grading: JSON.stringify(result),
+          graded_at: new Date(),
+        })
+        .where('id', '=', attemptId)
+        .where('status', '=', 'submitted')
+        .execute();
+    },
+
+    /** The result, when the assessment's release policy allows it. */
+    async result(p: Principal, attemptId: string) {
+      const f = await authorize(p, attemptId);
+      const a = await db
+        .selectFrom('attempts as a')
+        .innerJoin('exam_sessions as s', 's.id', 'a.session_id')
+        .innerJoin('assessments as asm', 'asm.id', 's.assessment_id')
+        .select([
+          'a.status',
+          'a.score',
+          'a.max_score',
+          'a.grading',
+          'a.graded_at',
+          's.ends_at',
+          'asm.release_policy',
+          'asm.results_released_at',
+        ])
+        .where('a.id', '=', f.id)
+        .executeTakeFirstOrThrow();
+      if (a.status !== 'graded') {
+        return { status: a.status, released: false, reason: 'the attempt is not graded yet' };
+      }
+      const staff = p.role !== 'candidate';
+      const released =
+        staff ||
+        a.release_policy === 'on_submit' ||
+        (a.release_policy === 'after_session' && Date.now() >= a.ends_at.getTime()) ||
+        (a.release_policy === 'manual' && a.results_released_at !== null);
+      if (!released) {
+        const reason =
+          a.release_policy === 'after_session'
+            ? `results are released when the session ends at ${a.ends_at.toISOString()}`
+            : 'results are released by the author';
+        return { status: a.status, released: false, reason };
+      }
+      return {
+        status: a.status,
+        released: true,
+        score: Number(a.score),
+        maxScore: Number(a.max_score),
+        gradedAt: a.graded_at?.toISOString() ?? null,
+        grading: a.grading,
+      };
+    },
+
+    /** Attempts visible to this principal: a candidate's own, an author's sessions', or all for admin. */
+    async list(p: Principal, filter: { sessionId?: string | undefined; limit: number }) {
+      let q = db
+        .selectFrom('attempts as a')
+        .innerJoin('exam_sessions as s', 's.id', 'a.session_id')
+        .innerJoin('users as u', 'u.id', 'a.candidate_id')
+        .select([
+          'a.id',
+          'a.booking_id',
+          'a.session_id',
+          'a.candidate_id',
+          'u.name as candidate_name',
+          'u.district',
+          'a.status',
+          'a.started_at',
+          'a.deadline_at',
+          'a.submitted_at',
+          'a.score',
+          'a.max_score',
+        ])
+        .orderBy('a.started_at', 'desc')
+        .limit(filter.limit);
+      if (p.role === 'candidate') q = q.where('a.candidate_id', '=', p.id);
+      if (p.role === 'author') q = q.where('s.owner_id', '=', p.id);
+      if (filter.sessionId) q = q.where('a.session_id', '=', filter.sessionId);
+      const rows = await q.execute();
+      return rows.map((r) => ({
+        id: r.id,
+        bookingId: r.booking_id,
+        sessionId: r.session_id,
+        candidateId: r.candidate_id,
+        candidateName: r.candidate_name,
+        district: r.district,
+        status: r.status,
+        startedAt: r.started_at.toISOString(),
+        deadline: r.deadline_at.toISOString(),
+        submittedAt: r.submitted_at?.toISOString() ?? null,
+        score: r.score === null || p.role === 'candidate' ? null : Number(r.score),
+        maxScore: r.max_score === null ? null : Number(r.max_score),
+      }));
+    },
+
+    /** Count of attempts in progress (for the metrics gauge and operations). */
+    async activeCount(): Promise<number> {
+      const r = await sql<{ n: string }>`SELECT count(*)::text AS n FROM attempts WHERE status = 'in_progress'`.execute(db);
+      return Number(r.rows[0]?.n ?? 0);
+    },
+
+    flush: () => writer.flush(),
+    close: () => writer.close(),
+  };
+}
+
+export type AttemptService = ReturnType<typeof createAttemptService>;
+
+function ignoreClosed(err: unknown): void {
+  if (err instanceof AppError && err.code === 'attempt_closed') return;
+  throw err;
+}
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+export const isUuid = (s: string): boolean => UUID.test(s);

@@ -1,0 +1,118 @@
+/**
+ * Sign-in routes. Login attempts are rate limited per identity (email or code),
+ * not per IP: a whole school signs in from one NAT address at 09:00.
+ * With REDIS_URL the counters are shared by every API process.
+ */
+import rateLimit from '@fastify/rate-limit';
+import type { FastifyRequest } from 'fastify';
+import { z } from 'zod';
+import type { AppContext } from '../../context.ts';
+import { AppError } from '../../http/errors.ts';
+import { who } from '../../http/auth.ts';
+import type { App } from '../../http/types.ts';
+import { sha256 } from './tokens.ts';
+
+const sessionSchema = z.object({
+  accessToken: z.string(),
+  tokenType: z.literal('Bearer'),
+  expiresIn: z.number().int(),
+  refreshToken: z.string(),
+  user: z.object({
+    id: z.string(),
+    role: z.enum(['admin', 'author', 'candidate']),
+    name: z.string(),
+    email: z.string().nullable(),
+    district: z.string().nullable(),
+  }),
+  bookingId: z.string().nullable().optional(),
+});
+
+const refreshBody = z.object({ refreshToken: z.string().min(16).max(200) });
+
+export async function authRoutes(app: App, ctx: AppContext): Promise<void> {
+  await app.register(rateLimit, {
+    global: false,
+    ...(ctx.redis ? { redis: ctx.redis, nameSpace: 'examday:rl:login:' } : {}),
+    errorResponseBuilder: (_req, c) =>
+      new AppError('rate_limited', `too many sign-in attempts; retry in ${Math.ceil(c.ttl / 1000)} s`, {
+        retryAfterS: Math.ceil(c.ttl / 1000),
+      }),
+  });
+
+  const limit = (identity: (req: FastifyRequest) => string) => ({
+    rateLimit: {
+      max: ctx.config.auth.loginRateLimitPerMin,
+      timeWindow: 60_000,
+      hook: 'preHandler' as const,
+      keyGenerator: (req: FastifyRequest) => sha256(`${req.routeOptions.url}:${identity(req)}`),
+    },
+  });
+
+  app.post(
+    '/auth/login',
+    {
+      config: limit((req) => String((req.body as { email?: unknown } | undefined)?.email ?? '').toLowerCase()),
+      schema: {
+        tags: ['auth'],
+        summary: 'Staff sign-in with email and password',
+        body: z.object({ email: z.string().min(3).max(320), password: z.string().min(1).max(1024) }),
+        response: { 200: sessionSchema },
+      },
+    },
+    (req) => ctx.auth.loginWithPassword(req.body.email, req.body.password),
+  );
+
+  app.post(
+    '/auth/access-code',
+    {
+      config: limit((req) => String((req.body as { code?: unknown } | undefined)?.code ?? '').toUpperCase()),
+      schema: {
+        tags: ['auth'],
+        summary: 'Candidate sign-in with an access code',
+        body: z.object({ code: z.string().min(4).max(64) }),
+        response: { 200: sessionSchema },
+      },
+    },
+    (req) => ctx.auth.loginWithAccessCode(req.body.code),
+  );
+
+  app.post(
+    '/auth/refresh',
+    {
+      schema: {
+        tags: ['auth'],
+        summary: 'Exchange a refresh token for a new access token and refresh token (rotation)',
+        body: refreshBody,
+        response: { 200: sessionSchema },
+      },
+    },
+    (req) => ctx.auth.refresh(req.body.refreshToken),
+  );
+
+  app.post(
+    '/auth/logout',
+    { schema: { tags: ['auth'], summary: 'Revoke this sign-in (its refresh-token family)', body: refreshBody } },
+    async (req, reply) => {
+      await ctx.auth.logout(req.body.refreshToken);
+      return reply.status(204).send();
+    },
+  );
+
+  app.get(
+    '/me',
+    {
+      onRequest: app.requireRole('admin', 'author', 'candidate'),
+      schema: { tags: ['auth'], summary: 'The signed-in account', security: [{ bearer: [] }] },
+    },
+    async (req) => {
+      const p = who(req);
+      const user = await ctx.db.kysely
+        .selectFrom('users')
+        .select(['id', 'role', 'name', 'email', 'district', 'created_at'])
+        .where('id', '=', p.id)
+        .executeTakeFirst();
+      if (!user) throw new AppError('token_invalid', 'the account no longer exists');
+      return { id: user.id, role: user.role, name: user.name, email: user.email, district: user.district, createdAt: user.created_at.toISOString() };
+    },
+  );
+}

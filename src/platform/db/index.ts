@@ -1,0 +1,41 @@
+/**
+ * Database port. Services talk to the database only through `Db.kysely`
+ * (a typed query builder over `schema.ts`), never through a driver.
+ *
+ * Guarantees every adapter gives:
+ * - PostgreSQL semantics (PGlite is PostgreSQL compiled to WASM), so SQL,
+ *   constraints, `ON CONFLICT`, `FOR UPDATE SKIP LOCKED` behave the same;
+ * - `kysely.transaction()` is serializable with respect to other callers of the
+ *   same connection (PGlite has one connection; the adapter queues callers);
+ * - int8 and numeric columns come back as strings, timestamptz as Date;
+ * - `close()` waits for in-flight queries and releases every connection.
+ */
+import type { Kysely } from 'kysely';
+import type { Database } from './schema.ts';
+
+export type { Database } from './schema.ts';
+
+export interface PoolStats {
+  /** Connections open (PGlite: 1). */
+  total: number;
+  /** Connections checked out by a query or transaction. */
+  inUse: number;
+  /** Callers waiting for a connection. */
+  waiting: number;
+}
+
+export interface Db {
+  readonly kind: 'pglite' | 'postgres';
+  readonly kysely: Kysely<Database>;
+  /** Run a multi-statement SQL script without parameters (migrations, seeding). */
+  execScript(sql: string): Promise<void>;
+  poolStats(): PoolStats;
+  close(): Promise<void>;
+}
+
+export interface DbOptions {
+  /** Queries slower than this are reported through `onSlowQuery`. */
+  slowQueryMs: number;
+  onSlowQuery?: (info: { sql: string; ms: number }) => void;
+  onQueryError?: (info: { sql: string; error: unknown }) => void;
+}
