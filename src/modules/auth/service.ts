@@ -85,7 +85,7 @@ export function createAuthService(deps: { db: Kysely<Database>; tokens: TokenSer
     /** Rotate: the presented token is used up and a new one issued in the same family. Reuse revokes the family. */
     async refresh(refreshToken: string): Promise<Session> {
       const tokenHash = sha256(refreshToken);
-      return db.transaction().execute(async (tx) => {
+      const outcome = await db.transaction().execute(async (tx): Promise<Session | 'reused' | 'invalid'> => {
         const used = await tx
           .updateTable('refresh_tokens')
           .set({ used_at: new Date() })
@@ -102,15 +102,17 @@ export function createAuthService(deps: { db: Kysely<Database>; tokens: TokenSer
             .where('token_hash', '=', tokenHash)
             .executeTakeFirst();
           if (known?.used_at) {
-            // A used token presented again means it leaked: end every session of that family.
+            // A used token presented again means it leaked: end every session of
+            // that family. Returned, not thrown, so the revocation commits.
             await tx
               .updateTable('refresh_tokens')
               .set({ revoked_at: new Date() })
               .where('family_id', '=', known.family_id)
               .where('revoked_at', 'is', null)
               .execute();
+            return 'reused';
           }
-          throw new AppError('token_invalid', 'the refresh token is invalid, expired or already used; sign in again');
+          return 'invalid';
         }
         const user = await tx
           .selectFrom('users')
@@ -137,6 +139,10 @@ export function createAuthService(deps: { db: Kysely<Database>; tokens: TokenSer
           user: { id: user.id, role: user.role, name: user.name, email: user.email, district: user.district },
         };
       });
+      if (typeof outcome === 'string') {
+        throw new AppError('token_invalid', 'the refresh token is invalid, expired or already used; sign in again');
+      }
+      return outcome;
     },
 
     /** Revoke the family of the given refresh token (sign out on this device). */
