@@ -69,7 +69,8 @@ async function adminQuery<T>(url: string, fn: (c: pg.Client) => Promise<T>): Pro
   }
 }
 
-export async function openTestPostgres(url: string): Promise<Db> {
+/** A new, migrated PostgreSQL database cloned from a template; `drop()` removes it. */
+export async function createTestPostgresDatabase(url: string): Promise<{ url: string; drop(): Promise<void> }> {
   const template = `examday_tpl_${await migrationsHash()}`;
   const name = `examday_t_${randomBytes(6).toString('hex')}`;
   await adminQuery(url, async (c) => {
@@ -94,12 +95,22 @@ export async function openTestPostgres(url: string): Promise<Db> {
       await c.query('SELECT pg_advisory_unlock(73104221)');
     }
   });
-  const db = await openPostgres({ ...quiet, url: withDatabase(url, name), poolMax: 10, statementTimeoutMs: 30_000 });
+  return {
+    url: withDatabase(url, name),
+    drop: async () => {
+      await adminQuery(url, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+    },
+  };
+}
+
+export async function openTestPostgres(url: string): Promise<Db> {
+  const created = await createTestPostgresDatabase(url);
+  const db = await openPostgres({ ...quiet, url: created.url, poolMax: 10, statementTimeoutMs: 30_000 });
   const close = db.close.bind(db);
   return Object.assign(db, {
     async close() {
       await close();
-      await adminQuery(url, (c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`));
+      await created.drop();
     },
   });
 }

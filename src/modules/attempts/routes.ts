@@ -4,7 +4,7 @@ import type { AppContext } from '../../context.ts';
 import { who } from '../../http/auth.ts';
 import type { App } from '../../http/types.ts';
 
-const answer = z.object({
+const answer = z.strictObject({
   questionId: z.string().min(1).max(64),
   value: z.unknown(),
   seq: z.number().int().min(0).max(2_000_000_000),
@@ -103,7 +103,7 @@ export async function attemptRoutes(app: App, ctx: AppContext): Promise<void> {
           'Each answer carries a per-question sequence number that the client increases on every change. Retries are idempotent and a lower seq never overwrites a higher one.',
         security,
         params: attemptParams,
-        body: z.object({ answers: answers.min(1) }),
+        body: z.strictObject({ answers: answers.min(1) }),
         response: {
           200: z.object({ acked: z.array(z.object({ questionId: z.string(), seq: z.number() })), serverTime: z.string() }),
         },
@@ -121,7 +121,7 @@ export async function attemptRoutes(app: App, ctx: AppContext): Promise<void> {
         summary: 'Submit (idempotent); optional final answers are saved first',
         security,
         params: attemptParams,
-        body: z.object({ answers: answers.optional() }).optional(),
+        body: z.strictObject({ answers: answers.optional() }).optional(),
         response: { 200: attemptView },
       },
     },

@@ -27,7 +27,7 @@ const sessionSchema = z.object({
   bookingId: z.string().nullable().optional(),
 });
 
-const refreshBody = z.object({ refreshToken: z.string().min(16).max(200) });
+const refreshBody = z.strictObject({ refreshToken: z.string().min(16).max(200) });
 
 export async function authRoutes(app: App, ctx: AppContext): Promise<void> {
   await app.register(rateLimit, {
@@ -55,7 +55,7 @@ export async function authRoutes(app: App, ctx: AppContext): Promise<void> {
       schema: {
         tags: ['auth'],
         summary: 'Staff sign-in with email and password',
-        body: z.object({ email: z.string().min(3).max(320), password: z.string().min(1).max(1024) }),
+        body: z.strictObject({ email: z.string().min(3).max(320), password: z.string().min(1).max(1024) }),
         response: { 200: sessionSchema },
       },
     },
@@ -69,7 +69,7 @@ export async function authRoutes(app: App, ctx: AppContext): Promise<void> {
       schema: {
         tags: ['auth'],
         summary: 'Candidate sign-in with an access code',
-        body: z.object({ code: z.string().min(4).max(64) }),
+        body: z.strictObject({ code: z.string().min(4).max(64) }),
         response: { 200: sessionSchema },
       },
     },
