@@ -6,7 +6,10 @@
  * Guarantees:
  * - Durable: `enqueue` resolves only after the job is stored.
  * - At-least-once: a job whose worker crashes (lease expires) runs again, so
- *   handlers must be idempotent.
+ *   handlers must be idempotent. Whether that re-run spends an attempt is the
+ *   adapter's choice: the SQL queue spends one per claim, so a job that keeps
+ *   killing its worker dies after `maxAttempts`; BullMQ does not count it, and
+ *   dead-letters a job whose worker is lost a second time.
  * - A handler that throws is retried up to `maxAttempts` with exponential
  *   backoff and full jitter; after that the job is dead-lettered with its last
  *   error, visible through `listDead` and revivable with `retryDead`.
@@ -149,6 +152,16 @@ export function resolveEnqueueOptions(opts: EnqueueOptions = {}): ResolvedEnqueu
     maxAttempts: int('maxAttempts', opts.maxAttempts ?? DEFAULT_MAX_ATTEMPTS, 1, 1000),
     backoffMs: int('backoffMs', opts.backoffMs ?? DEFAULT_BACKOFF_MS, 0, 3_600_000),
   };
+}
+
+/** Worker defaults and validation, shared by the adapters like `resolveEnqueueOptions`. */
+export function resolveWorkerOptions(opts: WorkerOptions = {}): Required<WorkerOptions> {
+  const concurrency = opts.concurrency ?? 1;
+  const leaseMs = opts.leaseMs ?? DEFAULT_LEASE_MS;
+  if (!Number.isInteger(concurrency) || concurrency < 1) throw new RangeError(`concurrency must be a positive integer, got ${concurrency}`);
+  // Leases are renewed every leaseMs / 3 (SQL) or / 2 (BullMQ); below 100 ms renewal is mostly noise.
+  if (!Number.isInteger(leaseMs) || leaseMs < 100) throw new RangeError(`leaseMs must be an integer ≥ 100, got ${leaseMs}`);
+  return { concurrency, leaseMs };
 }
 
 /** Delay before the next try: full jitter over base * 2^(attempt-1), capped at one hour. */
