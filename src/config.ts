@@ -33,6 +33,7 @@ export const envSchema = z.object({
   DATABASE_SLOW_QUERY_MS: int(1, 600_000).default(250),
 
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only').default('examday'),
 
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ACCESS_TOKEN_TTL_S: int(30, 86_400).default(900),
@@ -55,7 +56,8 @@ export interface Config {
   dataDir: string;
   log: { level: Env['LOG_LEVEL'] };
   db: { url: string | undefined; poolMax: number; statementTimeoutMs: number; slowQueryMs: number };
-  redis: { url: string | undefined };
+  /** `prefix` namespaces every key, so several deployments (or test runs) can share one Redis. */
+  redis: { url: string | undefined; prefix: string };
   auth: {
     jwtSecret: string | undefined;
     accessTokenTtlS: number;
@@ -97,7 +99,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
       slowQueryMs: e.DATABASE_SLOW_QUERY_MS,
     },
-    redis: { url: e.REDIS_URL },
+    redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },
     auth: {
       jwtSecret: e.JWT_SECRET,
       accessTokenTtlS: e.ACCESS_TOKEN_TTL_S,

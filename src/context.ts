@@ -101,7 +101,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   let queue: JobQueue;
   if (config.redis.url) {
     const { createBullmqQueue } = await import('./platform/queue/bullmq.ts');
-    queue = createBullmqQueue({ url: config.redis.url, onError: (err) => log.error({ err }, 'queue error') });
+    queue = createBullmqQueue({ url: config.redis.url, prefix: config.redis.prefix, onError: (err) => log.error({ err }, 'queue error') });
   } else {
     const { createSqlQueue } = await import('./platform/queue/sql.ts');
     queue = createSqlQueue(db, { onError: (err) => log.error({ err }, 'queue error') });

@@ -2,6 +2,7 @@
  * A real examday app on a fresh real database, for HTTP tests through
  * `app.inject()`. Nothing is mocked: the SQL queue runs on the same database.
  */
+import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../config.ts';
 import { createContext, type AppContext } from '../context.ts';
@@ -31,12 +32,19 @@ let counter = 0;
 
 export async function createTestApp(target: DbTarget, env: Record<string, string> = {}): Promise<TestApp> {
   const db = await target.open();
+  // The PostgreSQL target runs in distributed mode: BullMQ queues and shared
+  // rate limits on Redis, under a prefix of its own so parallel test files
+  // never take each other's jobs.
+  const redis = target.name === 'postgres' && process.env.REDIS_URL
+    ? { REDIS_URL: process.env.REDIS_URL, REDIS_PREFIX: `examday-test-${randomBytes(4).toString('hex')}` }
+    : {};
   const config: Config = loadConfig({
     LOG_LEVEL: 'silent',
     EXAMDAY_DATA_DIR: '/nonexistent-test-data-dir',
     JWT_SECRET: 'test-secret-test-secret-test-secret-0123456789',
     SEED_DEMO: 'false',
     LOGIN_RATE_LIMIT_PER_MIN: '1000',
+    ...redis,
     ...env,
   });
   const ctx = await createContext(config, { db, log: pino({ level: 'silent' }), skipMigrate: true });

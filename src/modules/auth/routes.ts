@@ -32,7 +32,7 @@ const refreshBody = z.strictObject({ refreshToken: z.string().min(16).max(200) }
 export async function authRoutes(app: App, ctx: AppContext): Promise<void> {
   await app.register(rateLimit, {
     global: false,
-    ...(ctx.redis ? { redis: ctx.redis, nameSpace: 'examday:rl:login:' } : {}),
+    ...(ctx.redis ? { redis: ctx.redis, nameSpace: `${ctx.config.redis.prefix}:rl:login:` } : {}),
     errorResponseBuilder: (_req, c) =>
       new AppError('rate_limited', `too many sign-in attempts; retry in ${Math.ceil(c.ttl / 1000)} s`, {
         retryAfterS: Math.ceil(c.ttl / 1000),
