@@ -44,7 +44,8 @@ export interface AppContext {
   attempts: AttemptService;
   /** Filled by the demo seeder so the landing page can list them. */
   demoAccounts: DemoAccount[];
-  readiness(): Promise<Record<string, 'ok' | string>>;
+  /** Each check: 'ok' or what went wrong. */
+  readiness(): Promise<Record<string, string>>;
   /** Start job workers in this process (roles `worker` and `all`). */
   startWorkers(): void;
   /** Flush pending writes, stop workers, close pools — in that order. */
@@ -134,7 +135,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     for (const name of ['grading', 'attempt-deadline']) {
       const counts = await queue.counts(name).catch(() => undefined);
       if (!counts) continue;
-      for (const [state, n] of Object.entries(counts)) g.set({ queue: name, state }, n);
+      for (const [state, n] of Object.entries(counts) as [string, number][]) g.set({ queue: name, state }, n);
     }
   });
 

@@ -103,11 +103,14 @@ async function run(config: Config, role: 'all' | 'serve' | 'worker'): Promise<vo
 
   // SIGTERM/SIGINT: stop accepting, drain in-flight requests (Fastify close),
   // flush pending autosaves, stop workers, close pools.
-  closeWithGrace({ delay: 20_000 }, async ({ signal, err }) => {
+  const graceLog = { error: (m: unknown) => ctx.log.error({ err: m }, 'shutdown problem') };
+  closeWithGrace({ delay: 20_000, logger: graceLog }, async ({ signal, err }) => {
     if (err) ctx.log.error({ err }, 'fatal error, shutting down');
     else ctx.log.info({ signal }, 'shutting down');
     await app?.close();
+    ctx.log.info('http server closed; flushing writes and closing pools');
     await ctx.close();
+    ctx.log.info('shutdown complete');
   });
 
   if (role !== 'serve') ctx.startWorkers();

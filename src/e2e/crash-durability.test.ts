@@ -62,6 +62,10 @@ async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProces
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let log = '';
+  if (process.env.EXAMDAY_TEST_SERVER_LOG) {
+    child.stdout.on('data', (d: Buffer) => process.stderr.write(d));
+    child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
+  }
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`server did not start: ${log}`)), 60_000);
     const onData = (d: Buffer) => {
@@ -71,8 +75,8 @@ async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProces
         resolve();
       }
     };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
     child.once('exit', (code) => reject(new Error(`server exited ${code}: ${log}`)));
   });
   return { child, base: `http://127.0.0.1:${port}/api/v1` };
@@ -85,15 +89,20 @@ async function json<T>(res: Promise<Response>): Promise<T> {
   return JSON.parse(body) as T;
 }
 
-async function crashAndCheck(env: NodeJS.ProcessEnv, openDb: () => Promise<Db>, workDir: string): Promise<void> {
+interface Taker {
+  headers: Record<string, string>;
+  attemptId: string;
+  questions: PaperQuestion[];
+}
+
+/** Seed candidates, start a server, sign everyone in and start their attempts. */
+async function prepare(env: NodeJS.ProcessEnv, workDir: string): Promise<{ child: ChildProcess; base: string; takers: Taker[] }> {
   const codesFile = path.join(workDir, 'codes.csv');
   await run(['seed', '--candidates', String(CANDIDATES), '--districts', '1', '--out', codesFile], env);
   const rows = (await readFile(codesFile, 'utf8')).trim().split('\n').slice(1).map((l) => l.split(','));
   assert.equal(rows.length, CANDIDATES);
-
   const { child, base } = await startServer(env);
-  try {
-    const takers = await Promise.all(
+  const takers = await Promise.all(
       rows.map(async ([, , , bookingId, code]) => {
         const { accessToken } = await json<{ accessToken: string }>(
           fetch(`${base}/auth/access-code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) }),
@@ -104,6 +113,23 @@ async function crashAndCheck(env: NodeJS.ProcessEnv, openDb: () => Promise<Db>, 
         return { headers, attemptId: attempt.id, questions: paper.questions };
       }),
     );
+  return { child, base, takers };
+}
+
+async function lostAnswers(db: Db, acked: Map<string, { seq: number; value: unknown }>): Promise<number> {
+  const stored = await db.kysely.selectFrom('responses').select(['attempt_id', 'question_id', 'seq', 'value']).execute();
+  const byKey = new Map(stored.map((r) => [`${r.attempt_id}/${r.question_id}`, r]));
+  let lost = 0;
+  for (const [key, a] of acked) {
+    const s = byKey.get(key);
+    if (!s || s.seq < a.seq || (s.seq === a.seq && JSON.stringify(s.value) !== JSON.stringify(a.value))) lost++;
+  }
+  return lost;
+}
+
+async function crashAndCheck(env: NodeJS.ProcessEnv, openDb: () => Promise<Db>, workDir: string): Promise<void> {
+  const { child, base, takers } = await prepare(env, workDir);
+  try {
 
     // 1,000 autosaves, spread over candidates and questions, 40 in flight at a time.
     const acked = new Map<string, { seq: number; value: unknown }>();
@@ -134,13 +160,7 @@ async function crashAndCheck(env: NodeJS.ProcessEnv, openDb: () => Promise<Db>, 
 
     const db = await openDb();
     try {
-      const stored = await db.kysely.selectFrom('responses').select(['attempt_id', 'question_id', 'seq', 'value']).execute();
-      const byKey = new Map(stored.map((r) => [`${r.attempt_id}/${r.question_id}`, r]));
-      let lost = 0;
-      for (const [key, a] of acked) {
-        const s = byKey.get(key);
-        if (!s || s.seq < a.seq || (s.seq === a.seq && JSON.stringify(s.value) !== JSON.stringify(a.value))) lost++;
-      }
+      const lost = await lostAnswers(db, acked);
       assert.equal(lost, 0, `${lost} acknowledged answers lost of ${acked.size}`);
     } finally {
       await db.close();
@@ -151,7 +171,7 @@ async function crashAndCheck(env: NodeJS.ProcessEnv, openDb: () => Promise<Db>, 
 }
 
 const baseEnv = (extra: Record<string, string>): NodeJS.ProcessEnv => {
-  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: 'warn', SEED_DEMO: 'false', ...extra };
+  const env: NodeJS.ProcessEnv = { ...process.env, LOG_LEVEL: process.env.EXAMDAY_TEST_SERVER_LOG ? 'info' : 'warn', SEED_DEMO: 'false', ...extra };
   // The child decides its adapters from these; each run sets its own.
   delete env.REDIS_URL;
   if (!extra.DATABASE_URL) delete env.DATABASE_URL;
@@ -168,6 +188,43 @@ describe('acknowledged answers survive SIGKILL', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'examday-crash-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
     await crashAndCheck(baseEnv({ EXAMDAY_DATA_DIR: dir }), () => openPglite({ slowQueryMs: 60_000, dataDir: path.join(dir, 'pgdata') }), dir);
+  });
+
+  it('SIGTERM drains in-flight autosaves, keeps every acknowledged one and exits cleanly (PGlite)', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'examday-term-'));
+    cleanups.push(() => rm(dir, { recursive: true, force: true }));
+    const { child, base, takers } = await prepare(baseEnv({ EXAMDAY_DATA_DIR: dir }), dir);
+    const acked = new Map<string, { seq: number; value: unknown }>();
+    let refused = 0;
+    const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
+    const saves = takers.flatMap((taker) =>
+      taker.questions.map(async (q, i) => {
+        const seq = i + 1;
+        const value = valueFor(q, seq);
+        try {
+          const res = await fetch(`${base}/attempts/${taker.attemptId}/answers`, {
+            method: 'PUT',
+            headers: taker.headers,
+            body: JSON.stringify({ answers: [{ questionId: q.id, value, seq }] }),
+          });
+          if (res.ok) acked.set(`${taker.attemptId}/${q.id}`, { seq, value });
+          else refused++;
+        } catch {
+          refused++; // connection closed by the shutdown: not acknowledged, so the client keeps it
+        }
+      }),
+    );
+    setTimeout(() => child.kill('SIGTERM'), 5);
+    await Promise.all(saves);
+    const [code] = await exited;
+    assert.equal(code, 0, 'graceful shutdown exits 0');
+    assert.ok(acked.size + refused === takers.length * takers[0]!.questions.length);
+    const db = await openPglite({ slowQueryMs: 60_000, dataDir: path.join(dir, 'pgdata') });
+    try {
+      assert.equal(await lostAnswers(db, acked), 0);
+    } finally {
+      await db.close();
+    }
   });
 
   const pgUrl = process.env.DATABASE_URL;

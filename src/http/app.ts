@@ -28,8 +28,10 @@ const fastifyErrorCodes: Record<string, ErrorCode> = {
 };
 
 export async function buildApp(ctx: AppContext): Promise<App> {
+  // Widened on purpose: the app's type uses Fastify's logger interface, not pino's.
+  const logger: FastifyBaseLogger = ctx.log;
   const app = Fastify({
-    loggerInstance: ctx.log as FastifyBaseLogger,
+    loggerInstance: logger,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
@@ -48,6 +50,17 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     reply.header('x-request-id', req.id);
   });
 
+  // Graceful shutdown: requests already running finish, but their keep-alive
+  // connections must not outlive them, or close() would wait for clients to
+  // hang up (undici keeps a socket ~70 s).
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_req, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     ctx.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
@@ -56,15 +69,16 @@ export async function buildApp(ctx: AppContext): Promise<App> {
 
   app.setErrorHandler((err: FastifyError | AppError | Error, req, reply) => {
     if (err instanceof AppError) {
-      if (err.extra.retryAfterS !== undefined) reply.header('retry-after', String(err.extra.retryAfterS));
+      const retryAfterS = err.extra.retryAfterS;
+      if (typeof retryAfterS === 'number') reply.header('retry-after', String(retryAfterS));
       return reply
         .status(err.status)
         .type('application/problem+json')
         .send(problem(err.code, err.message, { ...err.extra, instance: req.url }));
     }
     if (hasZodFastifySchemaValidationErrors(err)) {
-      const errors = err.validation.map((v) => ({
-        path: `${(v as { instancePath?: string }).instancePath ?? ''}`.replace(/^\//, '').replace(/\//g, '.') || '(root)',
+      const errors = (err.validation as { instancePath?: string; message?: string }[]).map((v) => ({
+        path: (v.instancePath ?? '').replace(/^\//, '').replace(/\//g, '.') || '(root)',
         message: v.message ?? 'invalid',
       }));
       const where = err.validationContext ?? 'body';

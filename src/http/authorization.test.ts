@@ -45,7 +45,7 @@ const Q: QuestionInput = {
     { id: 'b', text: 'B' },
   ],
   correct: 'a',
-} as QuestionInput;
+};
 
 const rules: Rule[] = [
   { method: 'GET', path: '/api/v1/me', allowed: EVERYONE, url: () => '/api/v1/me' },

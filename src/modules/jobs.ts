@@ -2,9 +2,8 @@
  * Background job handlers, started in the `worker` and `all` roles.
  * Every handler is idempotent: the queue delivers at least once.
  */
-import type { AppContext } from '../context.ts';
-import type { QueueWorker } from '../platform/queue/index.ts';
-import { DEADLINE_QUEUE, GRADING_QUEUE } from './attempts/service.ts';
+import type { JobQueue, QueueWorker } from '../platform/queue/index.ts';
+import { DEADLINE_QUEUE, GRADING_QUEUE, type AttemptService } from './attempts/service.ts';
 
 interface AttemptJob {
   attemptId: string;
@@ -16,8 +15,20 @@ function attemptId(data: unknown): string {
   return id;
 }
 
-export function registerJobHandlers(ctx: AppContext, opts: { concurrency: number; leaseMs: number }): QueueWorker[] {
+const SWEEP_EVERY_MS = 60_000;
+
+export function registerJobHandlers(
+  ctx: { queue: JobQueue; attempts: AttemptService; log: { error(o: object, msg: string): void } },
+  opts: { concurrency: number; leaseMs: number },
+): QueueWorker[] {
+  // Every worker sweeps now and then; closing an attempt is idempotent, so
+  // several workers sweeping at once only repeat a cheap query.
+  const sweeper = setInterval(() => {
+    ctx.attempts.sweepExpired().catch((err: unknown) => ctx.log.error({ err }, 'deadline sweep failed'));
+  }, SWEEP_EVERY_MS);
+  sweeper.unref();
   return [
+    { close: async () => clearInterval(sweeper) },
     ctx.queue.work(
       GRADING_QUEUE,
       async (job) => {

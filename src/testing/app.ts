@@ -54,7 +54,7 @@ export async function createTestApp(target: DbTarget, env: Record<string, string
   async function signIn(path: string, body: Record<string, string>): Promise<string> {
     const res = await app.inject({ method: 'POST', url: `/api/v1/auth/${path}`, payload: body });
     if (res.statusCode !== 200) throw new Error(`sign-in failed: ${res.statusCode} ${res.body}`);
-    return (res.json() as { accessToken: string }).accessToken;
+    return res.json<{ accessToken: string }>().accessToken;
   }
 
   return {

@@ -202,6 +202,18 @@ for (const target of dbTargets()) {
       assert.equal(graded.score, 1);
     });
 
+    it('sweeps attempts whose deadline job never ran', async () => {
+      const sessionId = await openSession();
+      const c = await t.candidate('north');
+      const bookingId = await book(c, sessionId);
+      const attemptId = (await api(c, 'POST', `/bookings/${bookingId}/attempt`)).body.id as string;
+      await t.ctx.db.kysely.updateTable('attempts').set({ deadline_at: new Date(Date.now() - 60_000) }).where('id', '=', attemptId).execute();
+      assert.ok((await t.ctx.attempts.sweepExpired()) >= 1);
+      const row = await t.ctx.db.kysely.selectFrom('attempts').select(['status', 'submit_reason']).where('id', '=', attemptId).executeTakeFirstOrThrow();
+      assert.notEqual(row.status, 'in_progress');
+      assert.equal(row.submit_reason, 'deadline');
+    });
+
     it('group-commits concurrent autosaves from many candidates and acknowledges each after commit', async () => {
       const sessionId = await openSession(50);
       const candidates = await Promise.all(Array.from({ length: 12 }, () => t.candidate('north')));

@@ -221,30 +221,32 @@ export function createAttemptService(deps: AttemptServiceDeps) {
       }
       const { timeLimitS } = (await papers.get(b.assessment_version_id)).content;
       const deadline = new Date(Math.min(now + timeLimitS * 1000, b.ends_at.getTime()));
-      const inserted = await db
-        .insertInto('attempts')
-        .values({
-          booking_id: b.id,
-          candidate_id: p.id,
-          session_id: b.session_id,
-          assessment_version_id: b.assessment_version_id,
-          seed: randomInt(0, 2 ** 31 - 1),
-          deadline_at: deadline,
-        })
-        .onConflict((oc) => oc.column('booking_id').doNothing())
-        .returning('id')
-        .executeTakeFirst();
-      const id =
-        inserted?.id ??
-        (await db.selectFrom('attempts').select('id').where('booking_id', '=', bookingId).executeTakeFirstOrThrow()).id;
-      if (inserted) {
-        await queue.enqueue(
-          DEADLINE_QUEUE,
-          'auto-submit',
-          { attemptId: id },
-          { runAt: new Date(deadline.getTime() + graceS * 1000), idempotencyKey: `deadline-${id}`, priority: 1 },
-        );
+      // Insert only while the booking is still active, holding it FOR SHARE so
+      // a concurrent cancel either waits for this attempt (and is refused) or
+      // wins first (and no attempt is created).
+      const seed = randomInt(0, 2 ** 31 - 1);
+      const insertedRows = await sql<{ id: string }>`
+        INSERT INTO attempts (booking_id, candidate_id, session_id, assessment_version_id, seed, deadline_at)
+        SELECT b.id, b.candidate_id, b.session_id, ${b.assessment_version_id}::uuid, ${seed}, ${deadline.toISOString()}::timestamptz
+        FROM bookings b
+        WHERE b.id = ${bookingId}::uuid AND b.status = 'active'
+        FOR SHARE
+        ON CONFLICT (booking_id) DO NOTHING
+        RETURNING id::text`.execute(db);
+      const inserted = insertedRows.rows[0];
+      if (!inserted) {
+        // Either another request started it a moment ago, or the booking was cancelled.
+        const raced = await db.selectFrom('attempts').select('id').where('booking_id', '=', bookingId).executeTakeFirst();
+        if (!raced) throw new AppError('conflict', 'this booking was cancelled');
+        return view(raced.id);
       }
+      const id = inserted.id;
+      await queue.enqueue(
+        DEADLINE_QUEUE,
+        'auto-submit',
+        { attemptId: id },
+        { runAt: new Date(deadline.getTime() + graceS * 1000), idempotencyKey: `deadline-${id}`, priority: 1 },
+      );
       return view(id);
     },
 
@@ -290,6 +292,24 @@ export function createAttemptService(deps: AttemptServiceDeps) {
         throw new Error('deadline not reached yet'); // retried later by the queue
       }
       return closeAttempt(attemptId, 'deadline');
+    },
+
+    /**
+     * Safety net for the deadline jobs: submit attempts still open past
+     * deadline + grace (e.g. a process died between creating the attempt and
+     * enqueuing its job). Returns how many it closed.
+     */
+    async sweepExpired(limit = 500): Promise<number> {
+      const rows = await db
+        .selectFrom('attempts')
+        .select('id')
+        .where('status', '=', 'in_progress')
+        .where('deadline_at', '<', new Date(Date.now() - graceS * 1000))
+        .limit(limit)
+        .execute();
+      let closed = 0;
+      for (const r of rows) if (await closeAttempt(r.id, 'deadline')) closed++;
+      return closed;
     },
 
     /** Job: grade a submitted attempt. Idempotent. */

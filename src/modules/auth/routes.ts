@@ -27,6 +27,12 @@ const sessionSchema = z.object({
   bookingId: z.string().nullable().optional(),
 });
 
+/** The identity a sign-in attempt is counted against (the body is validated after this runs). */
+function bodyField(req: FastifyRequest, name: string): string {
+  const v = (req.body as Record<string, unknown> | undefined)?.[name];
+  return typeof v === 'string' ? v : '';
+}
+
 const refreshBody = z.strictObject({ refreshToken: z.string().min(16).max(200) });
 
 export async function authRoutes(app: App, ctx: AppContext): Promise<void> {
@@ -51,7 +57,7 @@ export async function authRoutes(app: App, ctx: AppContext): Promise<void> {
   app.post(
     '/auth/login',
     {
-      config: limit((req) => String((req.body as { email?: unknown } | undefined)?.email ?? '').toLowerCase()),
+      config: limit((req) => bodyField(req, 'email').toLowerCase()),
       schema: {
         tags: ['auth'],
         summary: 'Staff sign-in with email and password',
@@ -65,7 +71,7 @@ export async function authRoutes(app: App, ctx: AppContext): Promise<void> {
   app.post(
     '/auth/access-code',
     {
-      config: limit((req) => String((req.body as { code?: unknown } | undefined)?.code ?? '').toUpperCase()),
+      config: limit((req) => bodyField(req, 'code').toUpperCase()),
       schema: {
         tags: ['auth'],
         summary: 'Candidate sign-in with an access code',
