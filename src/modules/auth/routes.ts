@@ -111,14 +111,13 @@ export async function authRoutes(app: App, ctx: AppContext): Promise<void> {
       schema: { tags: ['auth'], summary: 'The signed-in account', security: [{ bearer: [] }] },
     },
     async (req) => {
-      const p = who(req);
-      const user = await ctx.db.kysely
-        .selectFrom('users')
-        .select(['id', 'role', 'name', 'email', 'district', 'created_at'])
-        .where('id', '=', p.id)
-        .executeTakeFirst();
-      if (!user) throw new AppError('token_invalid', 'the account no longer exists');
-      return { id: user.id, role: user.role, name: user.name, email: user.email, district: user.district, createdAt: user.created_at.toISOString() };
+      try {
+        return await ctx.users.get(who(req).id);
+      } catch (err) {
+        // A valid token for an account deleted since: the token is what is wrong.
+        if (err instanceof AppError && err.code === 'not_found') throw new AppError('token_invalid', 'the account no longer exists');
+        throw err;
+      }
     },
   );
 }
