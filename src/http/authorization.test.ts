@@ -83,6 +83,7 @@ const rules: Rule[] = [
   { method: 'DELETE', path: '/api/v1/assessments/{id}', allowed: OWNER_STAFF, url: (w) => `/api/v1/assessments/${w.assessmentId}` },
   { method: 'POST', path: '/api/v1/assessments/{id}/publish', allowed: OWNER_STAFF, url: (w) => `/api/v1/assessments/${w.assessmentId}/publish` },
   { method: 'GET', path: '/api/v1/assessments/{id}/versions/{version}', allowed: OWNER_STAFF, url: (w) => `/api/v1/assessments/${w.assessmentId}/versions/1` },
+  { method: 'GET', path: '/api/v1/assessments/{id}/versions/{version}/qti', allowed: OWNER_STAFF, url: (w) => `/api/v1/assessments/${w.assessmentId}/versions/1/qti` },
   { method: 'POST', path: '/api/v1/assessments/{id}/release-results', allowed: OWNER_STAFF, url: (w) => `/api/v1/assessments/${w.assessmentId}/release-results` },
   {
     method: 'POST',

@@ -3,6 +3,7 @@
  * Authors and admins only; ownership is enforced by the service.
  */
 import { z } from 'zod';
+import { exportQtiPackage } from '../qti/export.ts';
 import type { AppContext } from '../../context.ts';
 import { who } from '../../http/auth.ts';
 import type { App } from '../../http/types.ts';
@@ -31,6 +32,19 @@ const versionContent = z.object({
 });
 
 /** Registration is synchronous; the Promise matches the other route plugins' signature. */
+/** A file-name-safe form of a title. */
+function slug(title: string): string {
+  return (
+    title
+      .normalize('NFKD')
+      .replace(/[^\w\s-]/g, '')
+      .trim()
+      .replace(/[\s_]+/g, '-')
+      .toLowerCase()
+      .slice(0, 60) || 'assessment'
+  );
+}
+
 export function assessmentRoutes(app: App, ctx: AppContext): Promise<void> {
   const staff = app.requireRole('author', 'admin');
 
@@ -141,6 +155,34 @@ export function assessmentRoutes(app: App, ctx: AppContext): Promise<void> {
       },
     },
     (req) => ctx.assessments.getVersion(who(req), req.params.id, req.params.version),
+  );
+
+  app.get(
+    '/assessments/:id/versions/:version/qti',
+    {
+      onRequest: staff,
+      schema: {
+        tags,
+        security,
+        summary: 'Download a published version as a QTI 2.1 content package (zip)',
+        description:
+          'An IMS content package with imsmanifest.xml, one assessmentItem per question and an assessmentTest; every file validates against the QTI 2.1 and IMS CP 1.1 schemas.',
+        params: z.object({ id: z.guid(), version: z.coerce.number().int().min(1).max(2_147_483_647) }),
+      },
+    },
+    async (req, reply) => {
+      const v = await ctx.assessments.getVersion(who(req), req.params.id, req.params.version);
+      const stream = exportQtiPackage(v.content, {
+        identifier: v.id,
+        title: v.content.title,
+        modifiedAt: new Date(v.publishedAt),
+      });
+      const name = `${slug(v.content.title)}-v${v.version}-qti21.zip`;
+      return reply
+        .type('application/zip')
+        .header('content-disposition', `attachment; filename="${name}"`)
+        .send(stream);
+    },
   );
 
   app.post(
