@@ -4,6 +4,9 @@
  * be cached and a candidate's selection/order is a pure function of the seed.
  */
 import type { ReleasePolicy } from '../../platform/db/schema.ts';
+import { seededRandom, shuffle } from '../../lib/seeded-random.ts';
+
+export { seededRandom, shuffle };
 
 export type Section =
   | { kind: 'fixed'; questionId: string }
@@ -19,27 +22,6 @@ export interface VersionContent<Q = unknown> {
   sections: Section[];
   /** Every question any candidate may get, by id, answers included (for grading). */
   questions: Record<string, Q>;
-}
-
-/** mulberry32: tiny, fast, good enough for shuffling; deterministic per seed. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-export function shuffle<T>(items: readonly T[], random: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
-  }
-  return out;
 }
 
 /** The question ids a candidate with this seed gets, in the order they see them. */

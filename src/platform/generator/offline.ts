@@ -17,6 +17,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { Difficulty, QuestionType } from '../../modules/questions/model.ts';
+import { seededRandom, shuffle } from '../../lib/seeded-random.ts';
 import { sentenceSpans } from './chunking.ts';
 import { validateCitations } from './citations.ts';
 import { checkRequest, emptyUsage, type GenerateRequest, type GenerateResult, type QuestionGenerator } from './index.ts';
@@ -172,7 +173,7 @@ function analyse(request: GenerateRequest): Doc {
   const seed = createHash('sha256')
     .update(JSON.stringify([request.pages.map((p) => [p.page, p.text]), request.count, request.types, request.difficulty ?? null, lang]))
     .digest();
-  return { lang, terms, candidates: interleavePages(candidates), names, random: mulberry32(seed.readUInt32LE(0)) };
+  return { lang, terms, candidates: interleavePages(candidates), names, random: seededRandom(seed.readUInt32LE(0)) };
 }
 
 const collapse = (s: string): string => s.replace(/\s+/gu, ' ').trim();
@@ -569,26 +570,4 @@ function lowerFirstWord(sentence: string, names: ReadonlySet<string>): string {
   if (!first || first === 'I' || /\p{Lu}/u.test(first.slice(1))) return sentence;
   if (names.has(first) && !STOPWORDS.has(first.toLowerCase())) return sentence;
   return first.toLowerCase() + sentence.slice(first.length);
-}
-
-// ─── Determinism ────────────────────────────────────────────────────────────
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffle<T>(items: readonly T[], random: () => number): T[] {
-  const out = [...items];
-  for (let i = out.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j] as T, out[i] as T];
-  }
-  return out;
 }
