@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Runs every *.test.ts under src/ with node's test runner through tsx.
 // (Node 20's `node --test` does not expand glob patterns itself.)
+// --test-force-exit: PGlite's WASM runtime can hold a test process open after
+// everything is closed; a finished file must not stall the run.
 // Extra arguments are passed on: `npm test -- --test-name-pattern=booking`;
 // file arguments narrow the run: `npm test -- src/modules/attempts`.
 import { spawn } from 'node:child_process';
@@ -24,7 +26,7 @@ const files = (paths.length ? paths : ['src'])
 const concurrency = process.env.TEST_CONCURRENCY ?? '2';
 const child = spawn(
   process.execPath,
-  ['--import', 'tsx', '--test', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...flags, ...files],
+  ['--import', 'tsx', '--test', '--test-force-exit', `--test-concurrency=${concurrency}`, '--test-reporter=spec', ...flags, ...files],
   { stdio: 'inherit' },
 );
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));

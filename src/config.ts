@@ -35,6 +35,29 @@ export const envSchema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only').default('examday'),
 
+  S3_ENDPOINT: url(['http:', 'https:']).optional(),
+  S3_PUBLIC_ENDPOINT: url(['http:', 'https:']).optional(),
+  S3_BUCKET: z.string().min(3).max(63).optional(),
+  S3_REGION: z.string().min(1).default('us-east-1'),
+  S3_ACCESS_KEY_ID: z.string().min(1).optional(),
+  S3_SECRET_ACCESS_KEY: z.string().min(1).optional(),
+  S3_FORCE_PATH_STYLE: bool.default(false),
+
+  AI_BASE_URL: url(['http:', 'https:']).optional(),
+  AI_API_KEY: z.string().min(1).optional(),
+  AI_MODEL: z.string().min(1).default('gpt-4o-mini'),
+  AI_TIMEOUT_MS: int(1000, 600_000).default(60_000),
+  AI_BUDGET_RPM: int(1, 1_000_000).default(60),
+  AI_BUDGET_TPM: int(1, 100_000_000).default(200_000),
+  AI_BUDGET_TPD: int(1, 10_000_000_000).default(5_000_000),
+
+  UPLOAD_MAX_BYTES: int(1024, 1024 * 1024 * 1024).default(20 * 1024 * 1024),
+  PDF_MAX_PAGES: int(1, 100_000).default(500),
+  PDF_WORKERS: int(1, 64).default(2),
+  PDF_TIMEOUT_MS: int(1000, 3_600_000).default(60_000),
+  PDF_MAX_MEMORY_MB: int(64, 65_536).default(512),
+  RETENTION_HOURS: z.coerce.number().min(0).max(24 * 365).default(24),
+
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ACCESS_TOKEN_TTL_S: int(30, 86_400).default(900),
   REFRESH_TOKEN_TTL_S: int(60, 90 * 86_400).default(14 * 86_400),
@@ -66,6 +89,26 @@ export interface Config {
   };
   exam: { graceS: number; autosaveFlushMs: number; autosaveMaxBatch: number };
   worker: { concurrency: number; leaseMs: number };
+  /** Object storage: S3 when endpoint or bucket is set, else the data dir. */
+  s3: {
+    endpoint: string | undefined;
+    publicEndpoint: string | undefined;
+    bucket: string | undefined;
+    region: string;
+    accessKeyId: string | undefined;
+    secretAccessKey: string | undefined;
+    forcePathStyle: boolean;
+  };
+  /** Question generation: an OpenAI-compatible endpoint when baseUrl is set, else the offline generator. */
+  ai: {
+    baseUrl: string | undefined;
+    apiKey: string | undefined;
+    model: string;
+    timeoutMs: number;
+    budget: { requestsPerMinute: number; tokensPerMinute: number; tokensPerDay: number };
+  };
+  pdf: { maxBytes: number; maxPages: number; workers: number; timeoutMs: number; maxMemoryMb: number };
+  retentionHours: number;
   /** Seed demo data on first start. Defaults to true on the embedded database only. */
   seedDemo: boolean;
 }
@@ -89,6 +132,10 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
   }
   const e = parsed.data;
+  const problems: string[] = [];
+  if ((e.S3_ENDPOINT || e.S3_ACCESS_KEY_ID) && !e.S3_BUCKET) problems.push('S3_BUCKET: required when S3_ENDPOINT or S3_ACCESS_KEY_ID is set');
+  if (Boolean(e.S3_ACCESS_KEY_ID) !== Boolean(e.S3_SECRET_ACCESS_KEY)) problems.push('S3_SECRET_ACCESS_KEY: give both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither');
+  if (problems.length) throw new ConfigError(problems);
   return {
     http: { port: e.PORT, host: e.HOST, publicUrl: e.PUBLIC_URL },
     dataDir: path.resolve(e.EXAMDAY_DATA_DIR),
@@ -108,6 +155,30 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     },
     exam: { graceS: e.ATTEMPT_GRACE_S, autosaveFlushMs: e.AUTOSAVE_FLUSH_MS, autosaveMaxBatch: e.AUTOSAVE_MAX_BATCH },
     worker: { concurrency: e.WORKER_CONCURRENCY, leaseMs: e.JOB_LEASE_MS },
+    s3: {
+      endpoint: e.S3_ENDPOINT,
+      publicEndpoint: e.S3_PUBLIC_ENDPOINT,
+      bucket: e.S3_BUCKET,
+      region: e.S3_REGION,
+      accessKeyId: e.S3_ACCESS_KEY_ID,
+      secretAccessKey: e.S3_SECRET_ACCESS_KEY,
+      forcePathStyle: e.S3_FORCE_PATH_STYLE,
+    },
+    ai: {
+      baseUrl: e.AI_BASE_URL,
+      apiKey: e.AI_API_KEY,
+      model: e.AI_MODEL,
+      timeoutMs: e.AI_TIMEOUT_MS,
+      budget: { requestsPerMinute: e.AI_BUDGET_RPM, tokensPerMinute: e.AI_BUDGET_TPM, tokensPerDay: e.AI_BUDGET_TPD },
+    },
+    pdf: {
+      maxBytes: e.UPLOAD_MAX_BYTES,
+      maxPages: e.PDF_MAX_PAGES,
+      workers: e.PDF_WORKERS,
+      timeoutMs: e.PDF_TIMEOUT_MS,
+      maxMemoryMb: e.PDF_MAX_MEMORY_MB,
+    },
+    retentionHours: e.RETENTION_HOURS,
     seedDemo: e.SEED_DEMO ?? e.DATABASE_URL === undefined,
   };
 }

@@ -13,6 +13,9 @@ import type { Db, DbOptions } from './platform/db/index.ts';
 import { migrate } from './platform/db/migrate.ts';
 import { createMetrics, type Metrics } from './platform/metrics.ts';
 import type { JobQueue } from './platform/queue/index.ts';
+import type { BlobStore } from './platform/blobs/index.ts';
+import type { QuestionGenerator } from './platform/generator/index.ts';
+import type { PdfExtractor } from './platform/pdf/index.ts';
 import { createTokenService, type TokenService } from './modules/auth/tokens.ts';
 import { createAuthService, type AuthService } from './modules/auth/service.ts';
 import { createUserService, type UserService } from './modules/users/service.ts';
@@ -35,6 +38,10 @@ export interface AppContext {
   db: Db;
   queue: JobQueue;
   redis: Redis | undefined;
+  blobs: BlobStore;
+  generator: QuestionGenerator;
+  /** The PDF worker pool, started on first use (only processes that extract pay for its threads). */
+  pdf(): PdfExtractor;
   tokens: TokenService;
   auth: AuthService;
   users: UserService;
@@ -108,6 +115,24 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     queue = createSqlQueue(db, { onError: (err) => log.error({ err }, 'queue error') });
   }
 
+  const blobs = await openBlobStore(config);
+  closers.push(() => blobs.close());
+  const generator = await openGenerator(config);
+  closers.push(() => generator.close());
+  let pdfPool: PdfExtractor | undefined;
+  const { createPdfPool } = await import('./platform/pdf/pool.ts');
+  const pdf = (): PdfExtractor => {
+    pdfPool ??= createPdfPool({
+      workers: config.pdf.workers,
+      timeoutMs: config.pdf.timeoutMs,
+      maxMemoryMb: config.pdf.maxMemoryMb,
+    });
+    return pdfPool;
+  };
+  closers.push(async () => {
+    await pdfPool?.close();
+  });
+
   const tokens = createTokenService(await jwtSecret(config, db), config.auth.accessTokenTtlS);
   const k = db.kysely;
   const auth = createAuthService({ db: k, tokens, refreshTtlS: config.auth.refreshTokenTtlS });
@@ -149,6 +174,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     db,
     queue,
     redis,
+    blobs,
+    generator,
+    pdf,
     tokens,
     auth,
     users,
@@ -207,6 +235,37 @@ async function openDb(config: Config, opts: DbOptions): Promise<Db> {
   const dir = path.join(config.dataDir, 'pgdata');
   await mkdir(dir, { recursive: true });
   return openPglite({ ...opts, dataDir: dir });
+}
+
+async function openBlobStore(config: Config): Promise<BlobStore> {
+  const s3 = config.s3;
+  if (s3.bucket) {
+    const { createS3BlobStore } = await import('./platform/blobs/s3.ts');
+    return createS3BlobStore({
+      region: s3.region,
+      bucket: s3.bucket,
+      forcePathStyle: s3.forcePathStyle,
+      ...(s3.endpoint ? { endpoint: s3.endpoint } : {}),
+      ...(s3.publicEndpoint ? { publicEndpoint: s3.publicEndpoint } : {}),
+      ...(s3.accessKeyId && s3.secretAccessKey ? { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } : {}),
+    });
+  }
+  const { createDiskBlobStore } = await import('./platform/blobs/disk.ts');
+  return createDiskBlobStore({ root: path.join(config.dataDir, 'blobs') });
+}
+
+async function openGenerator(config: Config): Promise<QuestionGenerator> {
+  if (config.ai.baseUrl) {
+    const { createOpenAiGenerator } = await import('./platform/generator/openai.ts');
+    return createOpenAiGenerator({
+      baseURL: config.ai.baseUrl,
+      model: config.ai.model,
+      timeoutMs: config.ai.timeoutMs,
+      ...(config.ai.apiKey ? { apiKey: config.ai.apiKey } : {}),
+    });
+  }
+  const { createOfflineGenerator } = await import('./platform/generator/offline.ts');
+  return createOfflineGenerator();
 }
 
 /** JWT_SECRET, or a random one generated once and kept in the database so every process shares it. */
