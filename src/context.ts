@@ -16,6 +16,8 @@ import type { JobQueue } from './platform/queue/index.ts';
 import type { BlobStore } from './platform/blobs/index.ts';
 import type { QuestionGenerator } from './platform/generator/index.ts';
 import type { PdfExtractor } from './platform/pdf/index.ts';
+import type { PubSub } from './platform/pubsub/index.ts';
+import type { ProviderBudget } from './platform/budget/index.ts';
 import { createTokenService, type TokenService } from './modules/auth/tokens.ts';
 import { createAuthService, type AuthService } from './modules/auth/service.ts';
 import { createUserService, type UserService } from './modules/users/service.ts';
@@ -23,6 +25,8 @@ import { createQuestionService, type QuestionService } from './modules/questions
 import { createAssessmentService, type AssessmentService } from './modules/assessments/service.ts';
 import { createSessionService, type SessionService } from './modules/sessions/service.ts';
 import { createAttemptService, type AttemptService } from './modules/attempts/service.ts';
+import { createMaterialService, type MaterialService } from './modules/materials/service.ts';
+import { createUploadSlots } from './modules/materials/slots.ts';
 import { registerJobHandlers } from './modules/jobs.ts';
 
 export interface DemoAccount {
@@ -42,6 +46,10 @@ export interface AppContext {
   generator: QuestionGenerator;
   /** The PDF worker pool, started on first use (only processes that extract pay for its threads). */
   pdf(): PdfExtractor;
+  /** Live-update fan-out: Redis pub/sub when REDIS_URL is set, in-process otherwise. */
+  pubsub: PubSub;
+  /** The AI provider's budget, shared by every worker through Redis when configured. */
+  budget: ProviderBudget;
   tokens: TokenService;
   auth: AuthService;
   users: UserService;
@@ -49,6 +57,7 @@ export interface AppContext {
   assessments: AssessmentService;
   sessions: SessionService;
   attempts: AttemptService;
+  materials: MaterialService;
   /** Filled by the demo seeder so the landing page can list them. */
   demoAccounts: DemoAccount[];
   /** Each check: 'ok' or what went wrong. */
@@ -133,6 +142,11 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     await pdfPool?.close();
   });
 
+  const pubsub = await openPubSub(config, log);
+  closers.push(() => pubsub.close());
+  const budget = await openBudget(config, log);
+  closers.push(() => budget.close());
+
   const tokens = createTokenService(await jwtSecret(config, db), config.auth.accessTokenTtlS);
   const k = db.kysely;
   const auth = createAuthService({ db: k, tokens, refreshTtlS: config.auth.refreshTokenTtlS });
@@ -150,6 +164,32 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     maxBatch: config.exam.autosaveMaxBatch,
   });
 
+  const materials = createMaterialService({
+    db: k,
+    queue,
+    blobs,
+    pdf,
+    generator,
+    budget,
+    pubsub,
+    metrics,
+    log,
+    slots: createUploadSlots(redis, config.redis.prefix),
+    maxBytes: config.pdf.maxBytes,
+    maxPages: config.pdf.maxPages,
+    retentionHours: config.retentionHours,
+  });
+
+  // A full listing of the store, so sampled at most once a minute however often Prometheus scrapes.
+  let storage: { at: number; value: Promise<{ objects: number; bytes: number }> } | undefined;
+  metrics.gauge('examday_blob_storage', 'Object storage in use (sampled at most every 60 s)', ['unit'], async (g) => {
+    if (!storage || Date.now() - storage.at > 60_000) storage = { at: Date.now(), value: blobs.usage() };
+    const u = await storage.value.catch(() => undefined);
+    if (!u) return;
+    g.set({ unit: 'bytes' }, u.bytes);
+    g.set({ unit: 'objects' }, u.objects);
+  });
+
   metrics.gauge('examday_db_pool_connections', 'Database pool connections by state', ['state'], (g) => {
     const s = db.poolStats();
     g.set({ state: 'total' }, s.total);
@@ -157,7 +197,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     g.set({ state: 'waiting' }, s.waiting);
   });
   metrics.gauge('examday_queue_jobs', 'Jobs by queue and state', ['queue', 'state'], async (g) => {
-    for (const name of ['grading', 'attempt-deadline']) {
+    for (const name of ['grading', 'attempt-deadline', 'pipeline']) {
       const counts = await queue.counts(name).catch(() => undefined);
       if (!counts) continue;
       for (const [state, n] of Object.entries(counts) as [string, number][]) g.set({ queue: name, state }, n);
@@ -177,6 +217,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     blobs,
     generator,
     pdf,
+    pubsub,
+    budget,
     tokens,
     auth,
     users,
@@ -184,6 +226,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     assessments,
     sessions,
     attempts,
+    materials,
     demoAccounts: [],
     async readiness() {
       const checks: Record<string, string> = {};
@@ -252,6 +295,24 @@ async function openBlobStore(config: Config): Promise<BlobStore> {
   }
   const { createDiskBlobStore } = await import('./platform/blobs/disk.ts');
   return createDiskBlobStore({ root: path.join(config.dataDir, 'blobs') });
+}
+
+async function openPubSub(config: Config, log: Logger): Promise<PubSub> {
+  if (config.redis.url) {
+    const { createRedisPubSub } = await import('./platform/pubsub/redis.ts');
+    return createRedisPubSub({ url: config.redis.url, prefix: config.redis.prefix, onError: (err) => log.warn({ err }, 'pubsub error') });
+  }
+  const { createMemoryPubSub } = await import('./platform/pubsub/memory.ts');
+  return createMemoryPubSub({ onError: (err) => log.warn({ err }, 'pubsub handler failed') });
+}
+
+async function openBudget(config: Config, log: Logger): Promise<ProviderBudget> {
+  if (config.redis.url) {
+    const { createRedisBudget } = await import('./platform/budget/redis.ts');
+    return createRedisBudget({ url: config.redis.url, prefix: config.redis.prefix, limits: config.ai.budget, onError: (err) => log.warn({ err }, 'budget redis error') });
+  }
+  const { createMemoryBudget } = await import('./platform/budget/memory.ts');
+  return createMemoryBudget(config.ai.budget);
 }
 
 async function openGenerator(config: Config): Promise<QuestionGenerator> {

@@ -25,6 +25,7 @@ interface World {
   bookingId: string;
   attemptId: string;
   candidateId: string;
+  materialId: string;
 }
 
 interface Rule {
@@ -33,6 +34,8 @@ interface Rule {
   allowed: Who[];
   url: (w: World) => string;
   body?: (w: World) => unknown;
+  /** Event streams never end on their own: take the response as soon as its head is sent. */
+  stream?: boolean;
 }
 
 const Q: QuestionInput = {
@@ -130,6 +133,18 @@ const rules: Rule[] = [
 ];
 
 /** Routes anyone may call: they authenticate by what is in the body. */
+rules.push(
+  { method: 'POST', path: '/api/v1/materials', allowed: STAFF, url: () => '/api/v1/materials', body: () => ({}) },
+  { method: 'GET', path: '/api/v1/materials', allowed: STAFF, url: () => '/api/v1/materials' },
+  { method: 'GET', path: '/api/v1/materials/events', allowed: STAFF, url: () => '/api/v1/materials/events', stream: true },
+  { method: 'GET', path: '/api/v1/materials/{id}', allowed: OWNER_STAFF, url: (w) => `/api/v1/materials/${w.materialId}` },
+  { method: 'GET', path: '/api/v1/materials/{id}/events', allowed: OWNER_STAFF, url: (w) => `/api/v1/materials/${w.materialId}/events`, stream: true },
+  { method: 'GET', path: '/api/v1/materials/{id}/pages/{page}', allowed: OWNER_STAFF, url: (w) => `/api/v1/materials/${w.materialId}/pages/1` },
+  { method: 'GET', path: '/api/v1/materials/{id}/questions', allowed: OWNER_STAFF, url: (w) => `/api/v1/materials/${w.materialId}/questions` },
+  // A failed material whose source is gone: the admin's retry answers 409 (allowed, but nothing to resume).
+  { method: 'POST', path: '/api/v1/materials/{id}/retry', allowed: ['admin'], url: (w) => `/api/v1/materials/${w.materialId}/retry` },
+);
+
 const PUBLIC = new Set(['POST /api/v1/auth/login', 'POST /api/v1/auth/access-code', 'POST /api/v1/auth/refresh', 'POST /api/v1/auth/logout']);
 
 for (const target of dbTargets()) {
@@ -173,7 +188,26 @@ for (const target of dbTargets()) {
         .returning('id')
         .executeTakeFirstOrThrow();
       const attempt = await t.ctx.attempts.start({ id: actors.ownerCandidate.id, role: 'candidate', district: 'north' }, b.id);
-      return { questionId: q.id, assessmentId: a.id, sessionId: s.id, bookingId: b.id, attemptId: attempt.id, candidateId: actors.ownerCandidate.id };
+      const m = await k
+        .insertInto('materials')
+        .values({
+          id: crypto.randomUUID(),
+          owner_id: actors.ownerAuthor.id,
+          filename: 'authz.pdf',
+          object_key: 'materials/authz/none.pdf',
+          sha256: crypto.randomUUID(),
+          size_bytes: 1,
+          status: 'failed',
+          failed_stage: 'extract',
+          error_code: 'pdf_invalid',
+          error_message: 'broken',
+          params: JSON.stringify({ count: 1, types: ['true_false'] }),
+          source_deleted_at: new Date(),
+        })
+        .returning('id')
+        .executeTakeFirstOrThrow();
+      await k.insertInto('material_pages').values({ material_id: m.id, page: 1, text: 'Authz page text.' }).execute();
+      return { questionId: q.id, assessmentId: a.id, sessionId: s.id, bookingId: b.id, attemptId: attempt.id, candidateId: actors.ownerCandidate.id, materialId: m.id };
     }
 
     before(async () => {
@@ -203,11 +237,14 @@ for (const target of dbTargets()) {
             url: rule.url(w),
             ...(who === 'anon' ? {} : { headers: actors[who].headers }),
             ...(rule.body ? { payload: rule.body(w) as object } : {}),
+            ...(rule.stream ? { payloadAsStream: true } : {}),
           });
+          if (rule.stream) res.stream().destroy();
+          const text = rule.stream ? '(event stream)' : res.body;
           const denied = res.statusCode === 401 || res.statusCode === 403 || res.statusCode === 404;
           const expectAllowed = who !== 'anon' && rule.allowed.includes(who);
-          assert.ok(res.statusCode < 500, `${who}: ${res.statusCode} ${res.body}`);
-          assert.equal(!denied, expectAllowed, `${who} → ${res.statusCode} ${res.body.slice(0, 300)}`);
+          assert.ok(res.statusCode < 500, `${who}: ${res.statusCode} ${text}`);
+          assert.equal(!denied, expectAllowed, `${who} → ${res.statusCode} ${text.slice(0, 300)}`);
           if (who === 'anon') assert.equal(res.statusCode, 401);
         }
       });

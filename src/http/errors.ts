@@ -27,6 +27,8 @@ export const errorCodes = {
   payload_too_large: { status: 413, title: 'The request body is too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },
   rate_limited: { status: 429, title: 'Too many requests' },
+  quota_exceeded: { status: 429, title: 'Your plan’s quota is used up' },
+  not_a_pdf: { status: 415, title: 'The file is not a PDF' },
   internal: { status: 500, title: 'Internal error' },
   overloaded: { status: 503, title: 'The server is busy; retry shortly' },
   not_ready: { status: 503, title: 'Not ready' },

@@ -8,6 +8,7 @@ import { questionRoutes } from '../modules/questions/routes.ts';
 import { assessmentRoutes } from '../modules/assessments/routes.ts';
 import { sessionRoutes } from '../modules/sessions/routes.ts';
 import { attemptRoutes } from '../modules/attempts/routes.ts';
+import { materialRoutes } from '../modules/materials/routes.ts';
 
 export async function registerRoutes(app: App, ctx: AppContext): Promise<void> {
   await systemRoutes(app, ctx);
@@ -20,6 +21,7 @@ export async function registerRoutes(app: App, ctx: AppContext): Promise<void> {
       await assessmentRoutes(scoped, ctx);
       await sessionRoutes(scoped, ctx);
       await attemptRoutes(scoped, ctx);
+      await materialRoutes(scoped, ctx);
     },
     { prefix: '/api/v1' },
   );

@@ -4,6 +4,8 @@
  */
 import type { JobQueue, QueueWorker } from '../platform/queue/index.ts';
 import { DEADLINE_QUEUE, GRADING_QUEUE, type AttemptService } from './attempts/service.ts';
+import { PIPELINE_QUEUE } from './materials/pipeline.ts';
+import type { MaterialService } from './materials/service.ts';
 
 interface AttemptJob {
   attemptId: string;
@@ -18,7 +20,7 @@ function attemptId(data: unknown): string {
 const SWEEP_EVERY_MS = 60_000;
 
 export function registerJobHandlers(
-  ctx: { queue: JobQueue; attempts: AttemptService; log: { error(o: object, msg: string): void } },
+  ctx: { queue: JobQueue; attempts: AttemptService; materials: MaterialService; log: { error(o: object, msg: string): void } },
   opts: { concurrency: number; leaseMs: number },
 ): QueueWorker[] {
   // Every worker sweeps now and then; closing an attempt is idempotent, so
@@ -43,5 +45,7 @@ export function registerJobHandlers(
       },
       opts,
     ),
+    // PDF extraction, question generation, finalize and retention (materials/pipeline.ts).
+    ctx.queue.work(PIPELINE_QUEUE, (job) => ctx.materials.runJob(job), opts),
   ];
 }

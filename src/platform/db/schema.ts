@@ -194,3 +194,87 @@ export interface Database {
   audit_log: AuditLogTable;
   settings: SettingsTable;
 }
+
+// ─── Content pipeline (migrations/0003_materials.sql) ───────────────────────
+// Added by declaration merging so the tables above stay as they were written.
+
+export type Plan = 'free' | 'standard' | 'unlimited';
+
+export interface UsersTable {
+  plan: ColumnType<Plan, Plan | undefined, Plan>;
+}
+
+export interface QuestionsTable {
+  material_id: string | null;
+  /** `<material>:<chunk>:<n>`: unique, so a re-run chunk job inserts nothing twice. */
+  generation_key: string | null;
+}
+
+export type MaterialStatus = 'stored' | 'extracting' | 'generating' | 'ready' | 'failed';
+export type MaterialStage = 'extract' | 'generate' | 'finalize';
+
+export interface MaterialsTable {
+  id: string;
+  owner_id: string;
+  filename: string;
+  object_key: string;
+  sha256: string;
+  size_bytes: number;
+  page_count: number | null;
+  status: ColumnType<MaterialStatus, MaterialStatus | undefined, MaterialStatus>;
+  failed_stage: MaterialStage | null;
+  error_code: string | null;
+  error_message: string | null;
+  chunks_total: ColumnType<number, number | undefined, number>;
+  chunks_done: ColumnType<number, number | undefined, number>;
+  questions_created: ColumnType<number, number | undefined, number>;
+  questions_dropped: ColumnType<number, number | undefined, number>;
+  params: Json;
+  priority: ColumnType<number, number | undefined, number>;
+  retries: ColumnType<number, number | undefined, number>;
+  created_at: DefaultTimestamp;
+  updated_at: DefaultTimestamp;
+  processed_at: Timestamp | null;
+  source_deleted_at: Timestamp | null;
+}
+
+export interface MaterialPagesTable {
+  material_id: string;
+  page: number;
+  text: string;
+}
+
+export interface MaterialChunksTable {
+  material_id: string;
+  chunk: number;
+  questions: number;
+  dropped: number;
+  done_at: DefaultTimestamp;
+}
+
+export interface GenerationCacheTable {
+  key: string;
+  result: Json;
+  created_at: DefaultTimestamp;
+}
+
+/** bigint token counters come back as strings from both drivers. */
+type BigCounter = ColumnType<string, number | undefined, number | string>;
+
+export interface AiUsageTable {
+  user_id: string;
+  /** A date; written as 'YYYY-MM-DD'. */
+  day: ColumnType<Date, string, string>;
+  requests: ColumnType<number, number | undefined, number>;
+  prompt_tokens: BigCounter;
+  completion_tokens: BigCounter;
+  questions: ColumnType<number, number | undefined, number>;
+}
+
+export interface Database {
+  materials: MaterialsTable;
+  material_pages: MaterialPagesTable;
+  material_chunks: MaterialChunksTable;
+  generation_cache: GenerationCacheTable;
+  ai_usage: AiUsageTable;
+}
