@@ -50,6 +50,8 @@ export const envSchema = z.object({
   AI_BUDGET_RPM: int(1, 1_000_000).default(60),
   AI_BUDGET_TPM: int(1, 100_000_000).default(200_000),
   AI_BUDGET_TPD: int(1, 10_000_000_000).default(5_000_000),
+  AI_BREAKER_FAILURES: int(1, 1000).default(3),
+  AI_BREAKER_OPEN_MS: int(100, 3_600_000).default(5000),
 
   UPLOAD_MAX_BYTES: int(1024, 1024 * 1024 * 1024).default(20 * 1024 * 1024),
   PDF_MAX_PAGES: int(1, 100_000).default(500),
@@ -106,6 +108,8 @@ export interface Config {
     model: string;
     timeoutMs: number;
     budget: { requestsPerMinute: number; tokensPerMinute: number; tokensPerDay: number };
+    /** Consecutive provider failures that open the breaker, and how long it stays open before a probe. */
+    breaker: { threshold: number; openMs: number };
   };
   pdf: { maxBytes: number; maxPages: number; workers: number; timeoutMs: number; maxMemoryMb: number };
   retentionHours: number;
@@ -170,6 +174,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       model: e.AI_MODEL,
       timeoutMs: e.AI_TIMEOUT_MS,
       budget: { requestsPerMinute: e.AI_BUDGET_RPM, tokensPerMinute: e.AI_BUDGET_TPM, tokensPerDay: e.AI_BUDGET_TPD },
+      breaker: { threshold: e.AI_BREAKER_FAILURES, openMs: e.AI_BREAKER_OPEN_MS },
     },
     pdf: {
       maxBytes: e.UPLOAD_MAX_BYTES,

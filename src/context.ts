@@ -150,7 +150,6 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const tokens = createTokenService(await jwtSecret(config, db), config.auth.accessTokenTtlS);
   const k = db.kysely;
   const auth = createAuthService({ db: k, tokens, refreshTtlS: config.auth.refreshTokenTtlS });
-  const users = createUserService({ db: k, auth });
   const questions = createQuestionService({ db: k });
   const assessments = createAssessmentService({ db: k });
   const sessions = createSessionService({ db: k });
@@ -178,7 +177,10 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     maxBytes: config.pdf.maxBytes,
     maxPages: config.pdf.maxPages,
     retentionHours: config.retentionHours,
+    breaker: config.ai.breaker,
   });
+
+  const users = createUserService({ db: k, auth, purgeFiles: (id) => materials.purgeOwner(id) });
 
   // A full listing of the store, so sampled at most once a minute however often Prometheus scrapes.
   let storage: { at: number; value: Promise<{ objects: number; bytes: number }> } | undefined;

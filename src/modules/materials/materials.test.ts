@@ -208,14 +208,30 @@ for (const target of dbTargets()) {
       assert.ok(page.items.every((m) => m.ownerId === alice.id));
     });
 
-    it('purgeOwner deletes the stored PDFs of an account', async () => {
+    it('deleting an account deletes its stored PDFs; a refused delete keeps them', async () => {
+      const admin = await t.staff('admin');
       const dave = await t.staff('author');
-      const res = await upload(t, dave, makePdf([['A document whose owner leaves before processing ends.']]), 'leaving.pdf');
+      // A scanned-looking PDF fails extraction, so the account owns no questions and may be deleted.
+      const res = await upload(t, dave, makePdf([{ drawing: true }], { title: 'leaving' }), 'leaving.pdf');
       const id = res.json<MaterialView>().id;
       await waitFor(t, dave, id);
       const row = await t.ctx.db.kysely.selectFrom('materials').select('object_key').where('id', '=', id).executeTakeFirstOrThrow();
-      await t.ctx.materials.purgeOwner(dave.id);
+
+      // An author whose PDF became questions cannot be deleted, and keeps the PDF.
+      const erin = await t.staff('author');
+      const kept = await upload(t, erin, makePdf([COURSE_PAGES[0]!], { title: 'kept' }), 'kept.pdf');
+      const keptId = kept.json<MaterialView>().id;
+      assert.equal((await waitFor(t, erin, keptId)).status, 'ready');
+      const keptRow = await t.ctx.db.kysely.selectFrom('materials').select('object_key').where('id', '=', keptId).executeTakeFirstOrThrow();
+      const refused = await t.app.inject({ method: 'DELETE', url: `${API}/users/${erin.id}`, headers: admin.headers });
+      assert.equal(refused.statusCode, 409);
+      assert.notEqual(await t.ctx.blobs.head(keptRow.object_key), null);
+
+      const del = await t.app.inject({ method: 'DELETE', url: `${API}/users/${dave.id}`, headers: admin.headers });
+      assert.equal(del.statusCode, 204, del.body);
       assert.equal(await t.ctx.blobs.head(row.object_key), null);
+      const left = await t.ctx.db.kysely.selectFrom('materials').select('id').where('id', '=', id).executeTakeFirst();
+      assert.equal(left, undefined);
     });
   });
 }

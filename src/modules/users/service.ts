@@ -4,7 +4,7 @@
  * disabling and deleting accounts; resetting a candidate's sign-in code;
  * importing candidates from CSV (`import.ts`).
  */
-import { sql, type Kysely } from 'kysely';
+import { sql, type Kysely, type Transaction } from 'kysely';
 import type { Database, Role } from '../../platform/db/schema.ts';
 import { AppError, notFound } from '../../http/errors.ts';
 import { hashPassword, type AuthService } from '../auth/service.ts';
@@ -39,7 +39,14 @@ export const MIN_PASSWORD_LENGTH = 10;
 const emailTaken = (email: string) =>
   new AppError('email_taken', `an account with email ${email} already exists`);
 
-export function createUserService(deps: { db: Kysely<Database>; auth: AuthService }) {
+export interface UserServiceDeps {
+  db: Kysely<Database>;
+  auth: AuthService;
+  /** Deletes the files an account keeps outside the database (its uploaded PDFs); rows go by cascade. */
+  purgeFiles?: (userId: string) => Promise<unknown>;
+}
+
+export function createUserService(deps: UserServiceDeps) {
   const { db, auth } = deps;
 
   async function find(id: string): Promise<UserRow | undefined> {
@@ -173,23 +180,12 @@ export function createUserService(deps: { db: Kysely<Database>; auth: AuthServic
      */
     async delete(id: string, by?: Principal): Promise<void> {
       if (by?.id === id) throw new AppError('conflict', 'you cannot delete your own account');
+      // Checked once before the files go (so a refused delete keeps them),
+      // and again under the row lock in case something was created meanwhile.
+      await db.transaction().execute((tx) => refuseIfOwning(tx, id));
+      await deps.purgeFiles?.(id);
       await db.transaction().execute(async (tx) => {
-        const user = await tx.selectFrom('users').select(['id', 'role']).where('id', '=', id).forUpdate().executeTakeFirst();
-        if (!user) throw notFound('user');
-        const owned = await sql<{ attempts: number; assessments: number; questions: number; sessions: number }>`
-          SELECT
-            (SELECT count(*)::int FROM attempts WHERE candidate_id = ${id}) AS attempts,
-            (SELECT count(*)::int FROM assessments WHERE owner_id = ${id}) AS assessments,
-            (SELECT count(*)::int FROM questions WHERE owner_id = ${id}) AS questions,
-            (SELECT count(*)::int FROM exam_sessions WHERE owner_id = ${id}) AS sessions`.execute(tx);
-        const c = owned.rows[0]!;
-        const held = Object.entries(c).filter(([, n]) => n > 0);
-        if (held.length) {
-          throw new AppError(
-            'conflict',
-            `the account still has ${held.map(([k, n]) => `${n} ${k}`).join(', ')}; deleting it would delete them too — disable the account instead`,
-          );
-        }
+        await refuseIfOwning(tx, id);
         // Bookings cascade away with the user: give their seats back first.
         await sql`
           UPDATE exam_sessions s SET booked = s.booked - b.n
@@ -228,6 +224,28 @@ export function createUserService(deps: { db: Kysely<Database>; auth: AuthServic
       return importCandidates(db, csv);
     },
   };
+}
+
+/**
+ * Locks the account row and refuses when deleting it would silently take
+ * other records with it (foreign keys cascade).
+ */
+async function refuseIfOwning(tx: Transaction<Database>, id: string): Promise<void> {
+  const user = await tx.selectFrom('users').select(['id', 'role']).where('id', '=', id).forUpdate().executeTakeFirst();
+  if (!user) throw notFound('user');
+  const owned = await sql<{ attempts: number; assessments: number; questions: number; sessions: number }>`
+    SELECT
+      (SELECT count(*)::int FROM attempts WHERE candidate_id = ${id}) AS attempts,
+      (SELECT count(*)::int FROM assessments WHERE owner_id = ${id}) AS assessments,
+      (SELECT count(*)::int FROM questions WHERE owner_id = ${id}) AS questions,
+      (SELECT count(*)::int FROM exam_sessions WHERE owner_id = ${id}) AS sessions`.execute(tx);
+  const held = Object.entries(owned.rows[0]!).filter(([, n]) => n > 0);
+  if (held.length) {
+    throw new AppError(
+      'conflict',
+      `the account still has ${held.map(([k, n]) => `${n} ${k}`).join(', ')}; deleting it would delete them too — disable the account instead`,
+    );
+  }
 }
 
 export type UserService = ReturnType<typeof createUserService>;
