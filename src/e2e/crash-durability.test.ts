@@ -6,19 +6,17 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 import { openPglite } from '../platform/db/pglite.ts';
 import { openPostgres } from '../platform/db/postgres.ts';
 import type { Db } from '../platform/db/index.ts';
 import { createTestPostgresDatabase } from '../testing/db.ts';
+import { runExamday as run, startExamday } from '../testing/processes.ts';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(ROOT, 'bin/examday.mjs');
 const CANDIDATES = 40;
 const ANSWERS = 1000;
 
@@ -43,45 +41,6 @@ function valueFor(q: PaperQuestion, seq: number): unknown {
   }
 }
 
-async function run(args: string[], env: NodeJS.ProcessEnv): Promise<string> {
-  const child = spawn(process.execPath, [CLI, ...args], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let out = '';
-  let err = '';
-  child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-  child.stderr.on('data', (d: Buffer) => (err += d.toString()));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  if (code !== 0) throw new Error(`examday ${args.join(' ')} exited ${code}: ${err || out}`);
-  return out;
-}
-
-async function startServer(env: NodeJS.ProcessEnv): Promise<{ child: ChildProcess; base: string }> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
-  const child = spawn(process.execPath, [CLI, 'serve'], {
-    cwd: ROOT,
-    env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let log = '';
-  if (process.env.EXAMDAY_TEST_SERVER_LOG) {
-    child.stdout.on('data', (d: Buffer) => process.stderr.write(d));
-    child.stderr.on('data', (d: Buffer) => process.stderr.write(d));
-  }
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`server did not start: ${log}`)), 60_000);
-    const onData = (d: Buffer) => {
-      log += d.toString();
-      if (log.includes('listening on')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    };
-    child.stdout.on('data', onData);
-    child.stderr.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`server exited ${code}: ${log}`)));
-  });
-  return { child, base: `http://127.0.0.1:${port}/api/v1` };
-}
-
 async function json<T>(res: Promise<Response>): Promise<T> {
   const r = await res;
   const body = await r.text();
@@ -101,7 +60,7 @@ async function prepare(env: NodeJS.ProcessEnv, workDir: string): Promise<{ child
   await run(['seed', '--candidates', String(CANDIDATES), '--districts', '1', '--out', codesFile], env);
   const rows = (await readFile(codesFile, 'utf8')).trim().split('\n').slice(1).map((l) => l.split(','));
   assert.equal(rows.length, CANDIDATES);
-  const { child, base } = await startServer(env);
+  const { child, base } = await startExamday('serve', env);
   const takers = await Promise.all(
       rows.map(async ([, , , bookingId, code]) => {
         const { accessToken } = await json<{ accessToken: string }>(
