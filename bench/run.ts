@@ -5,6 +5,7 @@
  */
 const benches: Record<string, () => Promise<{ run(): Promise<object> }>> = {
   pdf: () => import('./pdf.ts'),
+  pipeline: () => import('./pipeline.ts'),
 };
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));

@@ -257,12 +257,12 @@ export function createPipeline(deps: PipelineDeps): Pipeline {
       const result = await generator.generate(request);
       breaker.success();
       calls.inc({ outcome: 'ok' });
-      await budget.commit(spent(result.usage) - estimate);
+      await budget.commit(reservation.id, spent(result.usage) - estimate);
       return result;
     } catch (err) {
       if (!(err instanceof GeneratorError)) throw err;
       calls.inc({ outcome: err.code });
-      await budget.commit(spent(err.usage) - estimate).catch(() => {});
+      await budget.commit(reservation.id, spent(err.usage) - estimate).catch(() => {});
       await recordUsage(m.owner_id, err.usage, 0).catch(() => {});
       if (err.code === 'provider_unavailable') breaker.failure();
       else breaker.success();

@@ -1,65 +1,108 @@
 /**
  * Redis provider budget: every worker process counts in the same keys. One
- * Lua script checks all three windows and increments them together, so
- * concurrent reservers on any number of processes never pass a limit. The
- * windows come from the Redis server's clock (TIME), not each process's, so
- * processes with skewed clocks still agree on which window they are in.
+ * Lua script slides the window, checks every limit and counts the
+ * reservation, so concurrent reservers on any number of processes never pass
+ * a limit. Time comes from the Redis server's clock (TIME), not each
+ * process's, so processes with skewed clocks still agree on the window.
+ *
+ * Keys under `<prefix>:budget`: `:log` (sorted set of reservation ids by
+ * time), `:req` / `:tok` (hashes of each live reservation's counts), `:sr` /
+ * `:st` (their running sums), `:seq`, and `:td:<day>` (tokens of a UTC day).
  */
 import type { Redis } from 'ioredis';
-import { clampReservation, type BudgetLimits, type ProviderBudget } from './index.ts';
+import { clampReservation, DEFAULT_WINDOW_MS, type BudgetLimits, type ProviderBudget } from './index.ts';
 
 export interface RedisBudgetOptions {
   url: string;
   prefix: string;
   limits: BudgetLimits;
+  /** Length of the sliding "minute" (default a minute plus one second). */
+  windowMs?: number;
   onError?: (err: unknown) => void;
 }
 
-const WINDOWS = `
+/** ARGV[1] is the window length; leaves `now`, `day` and the slid window in place. */
+const SLIDE = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-local minute = math.floor(now / 60000)
+local window = tonumber(ARGV[1])
 local day = math.floor(now / 86400000)
 local base = KEYS[1]
-local rk = base .. ':r:' .. minute
-local tmk = base .. ':tm:' .. minute
+local logk, reqk, tokk, srk, stk = base .. ':log', base .. ':req', base .. ':tok', base .. ':sr', base .. ':st'
 local tdk = base .. ':td:' .. day
-local minuteLeft = (minute + 1) * 60000 - now
-local dayLeft = (day + 1) * 86400000 - now
-local function add(key, n, ttl)
-  redis.call('INCRBY', key, n)
-  redis.call('PEXPIRE', key, ttl)
+local gone = redis.call('ZRANGEBYSCORE', logk, '-inf', now - window)
+for _, id in ipairs(gone) do
+  redis.call('DECRBY', srk, tonumber(redis.call('HGET', reqk, id) or '0'))
+  redis.call('DECRBY', stk, tonumber(redis.call('HGET', tokk, id) or '0'))
+  redis.call('HDEL', reqk, id)
+  redis.call('HDEL', tokk, id)
+end
+if #gone > 0 then redis.call('ZREMRANGEBYSCORE', logk, '-inf', now - window) end
+local sr = tonumber(redis.call('GET', srk) or '0')
+local st = tonumber(redis.call('GET', stk) or '0')
+local td = tonumber(redis.call('GET', tdk) or '0')
+local function keep()
+  for _, k in ipairs({ logk, reqk, tokk, srk, stk }) do redis.call('PEXPIRE', k, window * 2) end
+  redis.call('PEXPIRE', tdk, (day + 1) * 86400000 - now + 60000)
 end
 `;
 
-/** Returns 0 when the reservation was counted, else ms until the refusing window ends. */
-const RESERVE = `${WINDOWS}
-local req = tonumber(ARGV[1])
-local tok = tonumber(ARGV[2])
-local r = tonumber(redis.call('GET', rk) or '0')
-local tm = tonumber(redis.call('GET', tmk) or '0')
-local td = tonumber(redis.call('GET', tdk) or '0')
+/** ARGV: window, requests, tokens, rpm, tpm, tpd. Returns {0, id} when counted, else {ms to wait}. */
+const RESERVE = `${SLIDE}
+local req, tok = tonumber(ARGV[2]), tonumber(ARGV[3])
+local rpm, tpm, tpd = tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
 local wait = 0
-if r + req > tonumber(ARGV[3]) or tm + tok > tonumber(ARGV[4]) then wait = minuteLeft end
-if td + tok > tonumber(ARGV[5]) then wait = math.max(wait, dayLeft) end
-if wait > 0 then return wait end
--- Keys outlive their window a little, so a late commit still finds them.
-add(rk, req, minuteLeft + 5000)
-add(tmk, tok, minuteLeft + 5000)
-add(tdk, tok, dayLeft + 60000)
+if sr + req > rpm or st + tok > tpm then
+  local r, tk = sr, st
+  local live = redis.call('ZRANGE', logk, 0, -1, 'WITHSCORES')
+  for i = 1, #live, 2 do
+    local id = live[i]
+    r = r - tonumber(redis.call('HGET', reqk, id) or '0')
+    tk = tk - tonumber(redis.call('HGET', tokk, id) or '0')
+    if r + req <= rpm and tk + tok <= tpm then
+      wait = math.max(1, tonumber(live[i + 1]) + window - now)
+      break
+    end
+  end
+  if wait <= 0 then wait = window end
+end
+if td + tok > tpd then wait = math.max(wait, (day + 1) * 86400000 - now) end
+if wait > 0 then return { wait } end
+local id = tostring(redis.call('INCR', base .. ':seq'))
+redis.call('ZADD', logk, now, id)
+redis.call('HSET', reqk, id, req)
+redis.call('HSET', tokk, id, tok)
+redis.call('INCRBY', srk, req)
+redis.call('INCRBY', stk, tok)
+redis.call('INCRBY', tdk, tok)
+keep()
+return { 0, id }
+`;
+
+/** ARGV: window, id, delta. */
+const COMMIT = `${SLIDE}
+local id, delta = ARGV[2], tonumber(ARGV[3])
+local old = redis.call('HGET', tokk, id)
+if old then
+  local nxt = math.max(0, tonumber(old) + delta)
+  redis.call('HSET', tokk, id, nxt)
+  redis.call('INCRBY', stk, nxt - tonumber(old))
+  delta = nxt - tonumber(old)
+end
+redis.call('SET', tdk, math.max(0, td + delta))
+keep()
 return 0
 `;
 
-const COMMIT = `${WINDOWS}
-local delta = tonumber(ARGV[1])
-add(tmk, delta, minuteLeft + 5000)
-add(tdk, delta, dayLeft + 60000)
-return 0
+/** ARGV: window. */
+const USAGE = `${SLIDE}
+return { sr, math.max(0, st), td }
 `;
 
 type BudgetRedis = Redis & {
-  examdayReserve(key: string, requests: number, tokens: number, rpm: number, tpm: number, tpd: number): Promise<number>;
-  examdayCommit(key: string, delta: number): Promise<number>;
+  examdayReserve(key: string, windowMs: number, requests: number, tokens: number, rpm: number, tpm: number, tpd: number): Promise<[number, string?]>;
+  examdayCommit(key: string, windowMs: number, id: string, delta: number): Promise<number>;
+  examdayUsage(key: string, windowMs: number): Promise<[number, number, number]>;
 };
 
 export async function createRedisBudget(opts: RedisBudgetOptions): Promise<ProviderBudget> {
@@ -69,18 +112,24 @@ export async function createRedisBudget(opts: RedisBudgetOptions): Promise<Provi
   // defineCommand sends EVALSHA and falls back to EVAL once per connection.
   redis.defineCommand('examdayReserve', { numberOfKeys: 1, lua: RESERVE });
   redis.defineCommand('examdayCommit', { numberOfKeys: 1, lua: COMMIT });
+  redis.defineCommand('examdayUsage', { numberOfKeys: 1, lua: USAGE });
   const key = `${opts.prefix}:budget`;
+  const windowMs = opts.windowMs ?? DEFAULT_WINDOW_MS;
   const { limits } = opts;
   return {
     kind: 'redis',
     async reserve(requests, estimatedTokens) {
       const want = clampReservation(limits, requests, estimatedTokens);
-      const wait = await redis.examdayReserve(key, want.requests, want.tokens, limits.requestsPerMinute, limits.tokensPerMinute, limits.tokensPerDay);
-      return wait > 0 ? { ok: false, retryAfterMs: wait } : { ok: true };
+      const [wait, id] = await redis.examdayReserve(key, windowMs, want.requests, want.tokens, limits.requestsPerMinute, limits.tokensPerMinute, limits.tokensPerDay);
+      return wait > 0 || id === undefined ? { ok: false, retryAfterMs: Math.max(1, wait) } : { ok: true, id };
     },
-    async commit(tokenDelta) {
+    async commit(id, tokenDelta) {
       const delta = Math.round(tokenDelta);
-      if (delta !== 0) await redis.examdayCommit(key, delta);
+      if (delta !== 0) await redis.examdayCommit(key, windowMs, id, delta);
+    },
+    async usage() {
+      const [requests, minuteTokens, dayTokens] = await redis.examdayUsage(key, windowMs);
+      return { requestsLastMinute: requests, tokensLastMinute: minuteTokens, tokensToday: Math.max(0, dayTokens) };
     },
     async close() {
       await redis.quit().catch(() => redis.disconnect());
