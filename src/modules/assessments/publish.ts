@@ -106,7 +106,9 @@ async function freeze(trx: Transaction<Database>, a: Selectable<AssessmentsTable
     problems.push(`question${notApproved.length === 1 ? '' : 's'} not approved yet: ${list(notApproved)}`);
   }
 
-  const questions: Record<string, Question> = {};
+  // Frozen with its source citation (material, page, quote): authors and the
+  // QTI export see where a question came from; candidates' papers never do.
+  const questions: Record<string, Question & { source?: unknown }> = {};
   const sections: Section[] = [];
   const claimed = new Set(fixedWanted);
   let maxCents = 0;
@@ -115,7 +117,7 @@ async function freeze(trx: Transaction<Database>, a: Selectable<AssessmentsTable
     if ('questionId' in item) {
       const row = byId.get(item.questionId.toLowerCase());
       if (!row) continue;
-      questions[row.id] = fromRow(row);
+      questions[row.id] = frozen(row);
       sections.push({ kind: 'fixed', questionId: row.id });
       maxCents += cents(row);
       questionCount += 1;
@@ -140,7 +142,7 @@ async function freeze(trx: Transaction<Database>, a: Selectable<AssessmentsTable
       );
       continue;
     }
-    for (const r of pool) questions[r.id] = fromRow(r);
+    for (const r of pool) questions[r.id] = frozen(r);
     sections.push({ kind: 'random', tag: item.tag, count: item.count, poolIds: pool.map((r) => r.id) });
     maxCents += item.count * (pool[0] ? cents(pool[0]) : 0);
     questionCount += item.count;
@@ -174,4 +176,8 @@ function cents(row: QuestionRow): number {
 function list(ids: string[]): string {
   const shown = ids.slice(0, LISTED).join(', ');
   return ids.length > LISTED ? `${shown} and ${ids.length - LISTED} more` : shown;
+}
+
+function frozen(row: Parameters<typeof fromRow>[0] & { source: unknown }): Question & { source?: unknown } {
+  return row.source == null ? fromRow(row) : { ...fromRow(row), source: row.source };
 }
