@@ -22,11 +22,11 @@ import { questionInputSchema, type QuestionInputRaw } from '../questions/model.t
 import {
   buildQtiFiles,
   exportQtiPackage,
-  toXsdRegex,
   type ExportableQuestion,
   type QtiBuild,
   type QtiExportOptions,
 } from './export.ts';
+import { toXsdRegex } from './xsd-regex.ts';
 import { comment, el, escapeAttr, escapeText, serializeXml } from './xml.ts';
 
 // ─── Environment ────────────────────────────────────────────────────────────
