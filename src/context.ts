@@ -27,6 +27,9 @@ import { createSessionService, type SessionService } from './modules/sessions/se
 import { createAttemptService, type AttemptService } from './modules/attempts/service.ts';
 import { createMaterialService, type MaterialService } from './modules/materials/service.ts';
 import { createUploadSlots } from './modules/materials/slots.ts';
+import { createReportService, type ReportService } from './modules/reports/service.ts';
+import { createOperationsService, type OperationsService } from './modules/operations/service.ts';
+import { QUEUES } from './modules/operations/schema.ts';
 import { registerJobHandlers } from './modules/jobs.ts';
 
 export interface DemoAccount {
@@ -58,6 +61,8 @@ export interface AppContext {
   sessions: SessionService;
   attempts: AttemptService;
   materials: MaterialService;
+  reports: ReportService;
+  operations: OperationsService;
   /** Filled by the demo seeder so the landing page can list them. */
   demoAccounts: DemoAccount[];
   /** Each check: 'ok' or what went wrong. */
@@ -182,6 +187,17 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   const users = createUserService({ db: k, auth, purgeFiles: (id) => materials.purgeOwner(id) });
 
+  const reports = createReportService({ db: k });
+  const operations = createOperationsService({
+    db: k,
+    queue,
+    queues: QUEUES,
+    budget,
+    limits: config.ai.budget,
+    breakerState: () => materials.breakerState(),
+    httpDuration: metrics.httpDuration,
+  });
+
   // A full listing of the store, so sampled at most once a minute however often Prometheus scrapes.
   let storage: { at: number; value: Promise<{ objects: number; bytes: number }> } | undefined;
   metrics.gauge('examday_blob_storage', 'Object storage in use (sampled at most every 60 s)', ['unit'], async (g) => {
@@ -229,6 +245,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     sessions,
     attempts,
     materials,
+    reports,
+    operations,
     demoAccounts: [],
     async readiness() {
       const checks: Record<string, string> = {};

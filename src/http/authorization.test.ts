@@ -145,6 +145,24 @@ rules.push(
   { method: 'POST', path: '/api/v1/materials/{id}/retry', allowed: ['admin'], url: (w) => `/api/v1/materials/${w.materialId}/retry` },
 );
 
+/** Set in `before` to a job dead-lettered on purpose, so the admin's retry really revives one (202). */
+let deadJobId = '';
+rules.push(
+  { method: 'GET', path: '/api/v1/admin/operations', allowed: ['admin'], url: () => '/api/v1/admin/operations' },
+  { method: 'POST', path: '/api/v1/admin/dead-letters/{queue}/{id}/retry', allowed: ['admin'], url: () => `/api/v1/admin/dead-letters/grading/${deadJobId}/retry` },
+  { method: 'GET', path: '/api/v1/assessments/{id}/results', allowed: OWNER_STAFF, url: (w) => `/api/v1/assessments/${w.assessmentId}/results` },
+  { method: 'GET', path: '/api/v1/assessments/{id}/results.csv', allowed: OWNER_STAFF, url: (w) => `/api/v1/assessments/${w.assessmentId}/results.csv` },
+);
+
+/** A job that fails its only try, so the queue dead-letters it. */
+async function deadLetter(t: TestApp): Promise<string> {
+  const job = await t.ctx.queue.enqueue('grading', 'grade', { authz: true }, { maxAttempts: 1 });
+  const worker = t.ctx.queue.work('grading', () => Promise.reject(new Error('dead on purpose')));
+  for (let i = 0; i < 400 && (await t.ctx.queue.getJob('grading', job.id))?.state !== 'dead'; i++) await new Promise((r) => setTimeout(r, 25));
+  await worker.close();
+  return job.id;
+}
+
 const PUBLIC = new Set(['POST /api/v1/auth/login', 'POST /api/v1/auth/access-code', 'POST /api/v1/auth/refresh', 'POST /api/v1/auth/logout']);
 
 for (const target of dbTargets()) {
@@ -217,6 +235,7 @@ for (const target of dbTargets()) {
       actors.otherAuthor = await t.staff('author');
       actors.ownerCandidate = await t.candidate('north');
       actors.otherCandidate = await t.candidate('north');
+      deadJobId = await deadLetter(t);
     });
     after(() => t.close());
 

@@ -9,6 +9,8 @@ import { assessmentRoutes } from '../modules/assessments/routes.ts';
 import { sessionRoutes } from '../modules/sessions/routes.ts';
 import { attemptRoutes } from '../modules/attempts/routes.ts';
 import { materialRoutes } from '../modules/materials/routes.ts';
+import { reportRoutes } from '../modules/reports/routes.ts';
+import { operationsRoutes } from '../modules/operations/routes.ts';
 
 export async function registerRoutes(app: App, ctx: AppContext): Promise<void> {
   await systemRoutes(app, ctx);
@@ -22,6 +24,8 @@ export async function registerRoutes(app: App, ctx: AppContext): Promise<void> {
       await sessionRoutes(scoped, ctx);
       await attemptRoutes(scoped, ctx);
       await materialRoutes(scoped, ctx);
+      await reportRoutes(scoped, ctx);
+      await operationsRoutes(scoped, ctx);
     },
     { prefix: '/api/v1' },
   );

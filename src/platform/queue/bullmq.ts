@@ -88,6 +88,7 @@ function toInfo(queue: string, job: BullJob<JsonValue>, state: JobState): JobInf
     attempts: job.attemptsMade + (state === 'active' ? 1 : 0),
     lastError: job.failedReason || null,
     createdAt: new Date(job.timestamp),
+    finishedAt: job.finishedOn ? new Date(job.finishedOn) : null,
   };
 }
 

@@ -225,6 +225,7 @@ for (const backend of backends) {
       assert.deepEqual(attempts, [1, 2]);
       assert.equal(dead.attempts, 2);
       assert.equal(dead.lastError, 'boom 2');
+      assert.ok(dead.finishedAt && dead.finishedAt >= dead.createdAt && Date.now() - dead.finishedAt.getTime() < 60_000, `finishedAt ${String(dead.finishedAt)}`);
       assert.deepEqual(await queue.counts(name), { ...noCounts, dead: 1 });
 
       const listed = await queue.listDead(name);

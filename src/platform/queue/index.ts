@@ -57,6 +57,8 @@ export interface JobInfo {
   attempts: number;
   lastError: string | null;
   createdAt: Date;
+  /** When the job completed or was dead-lettered; null while it may still run. */
+  finishedAt: Date | null;
 }
 
 export interface QueueCounts {

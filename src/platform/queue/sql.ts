@@ -374,6 +374,7 @@ interface JobRow {
   attempts: number;
   last_error: string | null;
   created_at: Date;
+  finished_at: Date | null;
   in_future: boolean;
 }
 
@@ -387,6 +388,7 @@ function toInfo(row: JobRow): JobInfo {
     attempts: row.attempts,
     lastError: row.last_error,
     createdAt: row.created_at,
+    finishedAt: row.finished_at,
   };
 }
 
@@ -415,7 +417,7 @@ export function createSqlQueue(db: Db, opts: SqlQueueOptions = {}): JobQueue {
   const selectInfo = () =>
     k
       .selectFrom('jobs')
-      .select(['id', 'queue', 'name', 'status', 'attempts', 'last_error', 'created_at'])
+      .select(['id', 'queue', 'name', 'status', 'attempts', 'last_error', 'created_at', 'finished_at'])
       .select((eb) => [eb.ref('data').$castTo<JsonValue>().as('data'), sql<boolean>`run_at > now()`.as('in_future')]);
 
   return {
