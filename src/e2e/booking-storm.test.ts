@@ -58,11 +58,18 @@ for (const target of dbTargets()) {
         RETURNING id`.execute(k);
       const tokens = ids.rows.map((r) => t.ctx.tokens.sign({ id: r.id, role: 'candidate', district: 'storm' }));
 
-      const results = await Promise.all(
-        tokens.map((token) =>
-          t.app.inject({ method: 'POST', url: `/api/v1/sessions/${sessionId}/bookings`, headers: { authorization: `Bearer ${token}` }, payload: {} }),
-        ),
-      );
+      // Like the web client: a 503 (database saturated, load shed) is retried after Retry-After, with jitter.
+      let retried = 0;
+      const book = async (token: string) => {
+        for (;;) {
+          const r = await t.app.inject({ method: 'POST', url: `/api/v1/sessions/${sessionId}/bookings`, headers: { authorization: `Bearer ${token}` }, payload: {} });
+          if (r.statusCode !== 503) return r;
+          retried++;
+          await new Promise((resolve) => setTimeout(resolve, 200 + Math.random() * 800));
+        }
+      };
+      const results = await Promise.all(tokens.map(book));
+      if (retried) console.log(`# ${retried} bookings were answered 503 (busy) and retried`);
       const byStatus = new Map<number, number>();
       for (const r of results) byStatus.set(r.statusCode, (byStatus.get(r.statusCode) ?? 0) + 1);
       assert.equal(byStatus.get(201), SEATS, JSON.stringify([...byStatus]));

@@ -14,6 +14,7 @@ import {
 } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.ts';
+import { isDatabaseOverloaded } from '../platform/db/index.ts';
 import { authPlugin } from './auth.ts';
 import { AppError, errorCodes, problem, type ErrorCode } from './errors.ts';
 import { registerRoutes } from './routes.ts';
@@ -107,6 +108,14 @@ export async function buildApp(ctx: AppContext): Promise<App> {
         .status(fe.statusCode ?? errorCodes[code].status)
         .type('application/problem+json')
         .send(problem(code, fe.message, { instance: req.url }));
+    }
+    if (isDatabaseOverloaded(err)) {
+      req.log.warn({ err }, 'database saturated; answered 503');
+      return reply
+        .status(503)
+        .header('retry-after', '2')
+        .type('application/problem+json')
+        .send(problem('overloaded', 'the database is busy; retry in 2 s', { retryAfterS: 2, instance: req.url }));
     }
     req.log.error({ err }, 'unhandled error');
     return reply

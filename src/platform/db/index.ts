@@ -39,3 +39,18 @@ export interface DbOptions {
   onSlowQuery?: (info: { sql: string; ms: number }) => void;
   onQueryError?: (info: { sql: string; error: unknown }) => void;
 }
+
+/**
+ * True for errors that mean "the database is saturated right now", not "this
+ * request is wrong": no pooled connection freed up in time, the statement
+ * timeout fired, or the server refused more connections. The HTTP layer
+ * answers these 503 + Retry-After so clients back off and retry.
+ */
+export function isDatabaseOverloaded(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  // 57014 query_canceled (statement_timeout), 53300 too_many_connections, 57P03 cannot_connect_now.
+  if (code === '57014' || code === '53300' || code === '57P03') return true;
+  // pg-pool's message when connectionTimeoutMillis passes without a free connection.
+  return /timeout exceeded when trying to connect/i.test(err.message);
+}
