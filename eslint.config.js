@@ -3,7 +3,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules', 'data', 'dist', 'web/dist', 'coverage', 'tmp', 'eslint.config.js', 'bin', 'scripts/*.mjs'] },
+  { ignores: ['node_modules', 'data', 'dist', 'web/dist', 'web/.dist-*', 'coverage', 'tmp', 'eslint.config.js', 'bin', 'scripts/*.mjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {
@@ -17,6 +17,13 @@ export default tseslint.config(
       // Fastify hooks and plugins are async by contract even when they do not await.
       '@typescript-eslint/require-await': 'off',
     },
+  },
+  {
+    // The web app runs in browsers. Its globals (window, document, …) come from
+    // the DOM lib of web/tsconfig.app.json and are checked by the type checker;
+    // Node's globals do not exist there.
+    files: ['web/src/**/*.{ts,tsx}'],
+    rules: { 'no-restricted-globals': ['error', 'process', 'Buffer', 'require', '__dirname', 'global'] },
   },
   {
     files: ['**/*.test.ts'],

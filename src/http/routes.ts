@@ -1,6 +1,7 @@
 /** Every route plugin, in one place: system routes at the root, the API under /api/v1. */
 import type { AppContext } from '../context.ts';
 import { systemRoutes } from './system.ts';
+import { webRoutes } from './static.ts';
 import type { App } from './types.ts';
 import { authRoutes } from '../modules/auth/routes.ts';
 import { userRoutes } from '../modules/users/routes.ts';
@@ -14,6 +15,7 @@ import { operationsRoutes } from '../modules/operations/routes.ts';
 
 export async function registerRoutes(app: App, ctx: AppContext): Promise<void> {
   await systemRoutes(app, ctx);
+  await webRoutes(app, ctx);
   await app.register(
     async (api) => {
       const scoped = api as App;

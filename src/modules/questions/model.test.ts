@@ -382,6 +382,12 @@ describe('questionBody / toQuestionInput / fromRow', () => {
     assert.throws(() => fromContent('q9', 'nope'), InvalidQuestionRowError);
     assert.throws(() => fromContent('q9', { ...q, correct: ['z'] }), /correct\.0: "z" is not one of the option ids/);
   });
+
+  it('fromContent accepts the source citation publishing freezes beside a generated question', () => {
+    const q = withId(multiple, 'q9');
+    const frozen = { ...(JSON.parse(JSON.stringify(q)) as object), source: { materialId: 'm1', page: 3, quote: 'A sentence.' } };
+    assert.deepEqual(fromContent('q9', frozen), q);
+  });
 });
 
 // ─── patches ────────────────────────────────────────────────────────────────

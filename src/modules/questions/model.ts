@@ -451,7 +451,8 @@ export function fromContent(id: string, raw: unknown): Question {
   if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new InvalidQuestionRowError(id, ['expected a question object']);
   }
-  const { id: _storedId, ...input } = raw as Record<string, unknown>;
+  // `source` (the citation) is frozen beside the question by publishing; it is not part of the question itself.
+  const { id: _storedId, source: _source, ...input } = raw as Record<string, unknown>;
   const parsed = questionInputSchema.safeParse(input);
   if (!parsed.success) throw new InvalidQuestionRowError(id, formatIssues(parsed.error));
   return { ...parsed.data, id };
