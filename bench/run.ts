@@ -5,6 +5,7 @@
  */
 const benches: Record<string, () => Promise<{ run(): Promise<object> }>> = {
   pdf: () => import('./pdf.ts'),
+  loadtest: () => import('./loadtest.ts'),
   pipeline: () => import('./pipeline.ts'),
 };
 

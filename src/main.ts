@@ -18,6 +18,8 @@ commands:
   migrate    apply database migrations and exit
   seed       create a load-test data set: --candidates N --districts D [--sessions S]
   openapi    print the OpenAPI document
+  loadtest   exam-day load test against this machine: --target URL | --embedded (see loadtest --help)
+  capacity   stepped load test until a service objective breaks (see capacity --help)
 `;
 
 async function main(argv: string[]): Promise<void> {
@@ -79,6 +81,12 @@ async function main(argv: string[]): Promise<void> {
       process.stdout.write(`${JSON.stringify(app.swagger(), null, 2)}\n`);
       await app.close();
       await ctx.close();
+      return;
+    }
+    case 'loadtest':
+    case 'capacity': {
+      const { loadtestCli } = await import('./loadtest/cli.ts');
+      process.exit(await loadtestCli(command, rest, config));
       return;
     }
     default:

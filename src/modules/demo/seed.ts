@@ -5,12 +5,16 @@
  */
 import { randomInt } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
-import { sql } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { AppContext } from '../../context.ts';
+import type { Database } from '../../platform/db/schema.ts';
 import { hashPassword } from '../auth/service.ts';
 import { hashAccessCode, newAccessCode, type Principal } from '../auth/tokens.ts';
 import { publishAssessment } from '../assessments/publish.ts';
 import { questionBody, type QuestionInput } from '../questions/model.ts';
+
+/** What the seeders need: only the database (the load harness seeds without a full context). */
+type SeedTarget = Pick<AppContext, 'db'>;
 
 const DEMO_PASSWORD = 'examday-demo-2026';
 const DISTRICTS = ['north', 'south', 'east'];
@@ -56,7 +60,7 @@ const SAMPLE: QuestionInput[] = [
   { type: 'numeric', stem: 'What is 7 × 6?', points: 1, tags: ['demo', 'maths'], answer: 42, tolerance: 0 },
 ] as QuestionInput[];
 
-async function createQuestions(ctx: AppContext, ownerId: string): Promise<string[]> {
+async function createQuestions(ctx: SeedTarget, ownerId: string): Promise<string[]> {
   const ids: string[] = [];
   for (const input of SAMPLE) {
     const cols = questionBody(input);
@@ -81,7 +85,7 @@ async function createQuestions(ctx: AppContext, ownerId: string): Promise<string
 }
 
 async function createPublishedAssessment(
-  ctx: AppContext,
+  ctx: SeedTarget,
   author: Principal,
   title: string,
   timeLimitS: number,
@@ -111,7 +115,7 @@ async function createPublishedAssessment(
   return { assessmentId: a.id, versionId: v.id };
 }
 
-async function staff(ctx: AppContext, role: 'admin' | 'author', email: string, name: string): Promise<string> {
+async function staff(ctx: SeedTarget, role: 'admin' | 'author', email: string, name: string): Promise<string> {
   const row = await ctx.db.kysely
     .insertInto('users')
     .values({ role, email, name, password_hash: await hashPassword(DEMO_PASSWORD) })
@@ -193,23 +197,61 @@ export interface LoadSeedOptions {
   districts: number;
   sessionsPerDistrict: number;
   outFile?: string | undefined;
+  /**
+   * Candidates get an account access code and no booking: they book a seat
+   * themselves (the harness's booking-first mode). Sessions then have 10 %
+   * spare seats so the last bookers still find room.
+   */
+  bookingFirst?: boolean;
+  /** The assessment's time limit (default 3 h: longer than any load run). */
+  timeLimitS?: number;
+  /** Sessions are open from a minute ago for this long (default 12 h). */
+  openForS?: number;
 }
+
+export interface LoadSeedSummary {
+  /** Names this data set: its districts end with it, and `dropLoad` removes it. */
+  runTag: string;
+  assessmentId: string;
+  versionId: string;
+  districts: string[];
+  sessions: number;
+  candidates: number;
+  bookingFirst: boolean;
+  seconds: number;
+  outFile: string | null;
+}
+
+export interface LoadCandidate {
+  candidateId: string;
+  district: string;
+  /** Empty in booking-first mode. */
+  sessionId: string;
+  bookingId: string;
+  accessCode: string;
+}
+
+export const LOAD_CSV_HEADER = 'candidateId,district,sessionId,bookingId,accessCode';
 
 /**
  * A load-test data set: one published assessment, sessions open for the next
- * 12 hours in each district, N candidates spread over the districts and booked.
- * Writes `candidateId,district,sessionId,bookingId,accessCode` CSV to outFile.
+ * 12 hours in each district, N candidates spread over the districts and booked
+ * (or, booking first, only given an account code). Writes
+ * `candidateId,district,sessionId,bookingId,accessCode` CSV to outFile, and
+ * returns the rows when `collect` is given.
  */
-export async function seedLoad(ctx: AppContext, o: LoadSeedOptions) {
+export async function seedLoad(ctx: SeedTarget, o: LoadSeedOptions, collect?: LoadCandidate[]): Promise<LoadSeedSummary> {
   const k = ctx.db.kysely;
   const started = Date.now();
   const runTag = `${Date.now().toString(36)}${randomInt(1000)}`;
+  const bookingFirst = o.bookingFirst ?? false;
   const authorId = await staff(ctx, 'author', `loadtest-${runTag}@examday.local`, `Load test author ${runTag}`);
   const author: Principal = { id: authorId, role: 'author', district: null };
-  const { assessmentId, versionId } = await createPublishedAssessment(ctx, author, `Load test ${runTag}`, 3 * 3600);
+  const { assessmentId, versionId } = await createPublishedAssessment(ctx, author, `Load test ${runTag}`, o.timeLimitS ?? 3 * 3600);
   const now = Date.now();
   const districts = Array.from({ length: o.districts }, (_, i) => `d${i + 1}-${runTag}`);
   const perSession = Math.ceil(o.candidates / (o.districts * o.sessionsPerDistrict));
+  const capacity = bookingFirst ? Math.ceil(perSession * 1.1) + 1 : perSession;
   const sessions: { id: string; district: string }[] = [];
   for (const district of districts) {
     for (let s = 0; s < o.sessionsPerDistrict; s++) {
@@ -222,8 +264,8 @@ export async function seedLoad(ctx: AppContext, o: LoadSeedOptions) {
           title: `Load session ${s + 1}`,
           district,
           starts_at: new Date(now - 60_000),
-          ends_at: new Date(now + 12 * 3600_000),
-          capacity: perSession,
+          ends_at: new Date(now + (o.openForS ?? 12 * 3600) * 1000),
+          capacity,
         })
         .returning('id')
         .executeTakeFirstOrThrow();
@@ -231,7 +273,11 @@ export async function seedLoad(ctx: AppContext, o: LoadSeedOptions) {
     }
   }
 
-  const lines: string[] = ['candidateId,district,sessionId,bookingId,accessCode'];
+  const lines: string[] = [LOAD_CSV_HEADER];
+  const emit = (c: LoadCandidate): void => {
+    lines.push(`${c.candidateId},${c.district},${c.sessionId},${c.bookingId},${c.accessCode}`);
+    collect?.push(c);
+  };
   const BATCH = 5000;
   for (let start = 0; start < o.candidates; start += BATCH) {
     const n = Math.min(BATCH, o.candidates - start);
@@ -248,6 +294,27 @@ export async function seedLoad(ctx: AppContext, o: LoadSeedOptions) {
       codes.push(newAccessCode());
     }
     const hashes = codes.map(hashAccessCode);
+    if (bookingFirst) {
+      const rows = await sql<{ user_id: string; ord: number }>`
+        WITH input AS (
+          SELECT * FROM unnest(${names}::text[], ${dists}::text[], ${hashes}::text[])
+            WITH ORDINALITY AS t(name, district, code_hash, ord)
+        ), new_users AS (
+          INSERT INTO users (role, name, district)
+          SELECT 'candidate', name, district FROM input ORDER BY ord
+          RETURNING id, name
+        ), codes AS (
+          INSERT INTO access_codes (code_hash, user_id)
+          SELECT i.code_hash, u.id FROM input i JOIN new_users u ON u.name = i.name
+          RETURNING 1
+        )
+        SELECT u.id::text AS user_id, i.ord::int AS ord FROM input i JOIN new_users u ON u.name = i.name ORDER BY i.ord`.execute(k);
+      for (const r of rows.rows) {
+        const i = r.ord - 1;
+        emit({ candidateId: r.user_id, district: dists[i]!, sessionId: '', bookingId: '', accessCode: codes[i]! });
+      }
+      continue;
+    }
     await k.transaction().execute(async (tx) => {
       const rows = await sql<{ user_id: string; booking_id: string; session_id: string; ord: number }>`
         WITH input AS (
@@ -277,18 +344,36 @@ export async function seedLoad(ctx: AppContext, o: LoadSeedOptions) {
         WHERE s.id = c.session_id`.execute(tx);
       for (const r of rows.rows) {
         const i = r.ord - 1;
-        lines.push(`${r.user_id},${dists[i]},${r.session_id},${r.booking_id},${codes[i]}`);
+        emit({ candidateId: r.user_id, district: dists[i]!, sessionId: r.session_id, bookingId: r.booking_id, accessCode: codes[i]! });
       }
     });
   }
   if (o.outFile) await writeFile(o.outFile, `${lines.join('\n')}\n`);
   return {
+    runTag,
     assessmentId,
     versionId,
     districts,
     sessions: sessions.length,
     candidates: o.candidates,
+    bookingFirst,
     seconds: Math.round((Date.now() - started) / 100) / 10,
     outFile: o.outFile ?? null,
   };
+}
+
+/**
+ * Remove a load-test data set made by `seedLoad` (its candidates with their
+ * bookings, attempts and answers; its author with the assessment and sessions).
+ * Returns how many candidates were removed.
+ */
+export async function dropLoad(db: Kysely<Database>, runTag: string): Promise<number> {
+  if (!/^[a-z0-9]{4,32}$/.test(runTag)) throw new Error(`not a load-test run tag: ${runTag}`);
+  const res = await db
+    .deleteFrom('users')
+    .where('role', '=', 'candidate')
+    .where('district', 'like', `d%-${runTag}`)
+    .executeTakeFirst();
+  await db.deleteFrom('users').where('email', '=', `loadtest-${runTag}@examday.local`).execute();
+  return Number(res.numDeletedRows);
 }

@@ -1,0 +1,157 @@
+/**
+ * Autosave throughput at saturation against bare node:http in the same run:
+ *
+ * 1. a bare `node:http` hello-world server in its own process, driven by the
+ *    load harness's own HTTP client (C keep-alive connections, each sending
+ *    the next request as soon as the previous answer arrives), and by `wrk`
+ *    too when /usr/bin/wrk exists (a C client, for reference);
+ * 2. examday started by the harness (`--embedded`: PostgreSQL when
+ *    DATABASE_URL is set, else PGlite), C candidates saving answers back to
+ *    back (`--autosave-every 0`) through the same client; acknowledged
+ *    autosaves per second in the steady part of the run.
+ *
+ * The figure that counts is the ratio autosave/hello: both sides are measured
+ * with the same client on the same machine minutes apart.
+ *
+ *   node --import tsx bench/loadtest.ts      (or: npm run bench -- loadtest)
+ *
+ * Env: LOADTEST_BENCH_SECONDS (per measurement, default 20),
+ * LOADTEST_BENCH_CONNECTIONS (default 200), LOADTEST_BENCH_SERVER_PROCESSES
+ * (examday API processes on PostgreSQL, default 1), DATABASE_URL.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { once } from 'node:events';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { loadConfig } from '../src/config.ts';
+import { Connection, TransportError, buildRequest } from '../src/loadtest/http.ts';
+import { DEFAULTS, runLoadtest } from '../src/loadtest/run.ts';
+
+const HELLO_SERVER = `
+const http = require('node:http');
+const body = Buffer.from('hello world');
+const srv = http.createServer((req, res) => {
+  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
+  res.end(body);
+});
+srv.keepAliveTimeout = 72000;
+srv.listen(0, '127.0.0.1', () => process.send(srv.address().port));
+`;
+
+async function startHello(): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, ['-e', HELLO_SERVER], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const [port] = (await once(child, 'message')) as [number];
+  return { port, child };
+}
+
+/** Closed loop: each connection sends its next request when the previous answer arrives. */
+async function closedLoop(port: number, connections: number, seconds: number): Promise<{ rps: number; errors: number }> {
+  const request = buildRequest('GET', '/', `127.0.0.1:${port}`, undefined);
+  const warmUntil = performance.now() + 2000;
+  const endAt = warmUntil + seconds * 1000;
+  let done = 0;
+  let errors = 0;
+  await Promise.all(
+    Array.from({ length: connections }, async () => {
+      const c = new Connection({ host: '127.0.0.1', port });
+      for (;;) {
+        const now = performance.now();
+        if (now >= endAt) break;
+        try {
+          const r = await c.send(request);
+          if (performance.now() > warmUntil && performance.now() <= endAt) {
+            if (r.status === 200) done++;
+            else errors++;
+          }
+        } catch (err) {
+          if (!(err instanceof TransportError)) throw err;
+          errors++;
+        }
+      }
+      c.close();
+    }),
+  );
+  return { rps: Math.round(done / seconds), errors };
+}
+
+async function wrk(port: number, connections: number, seconds: number): Promise<number | undefined> {
+  if (!existsSync('/usr/bin/wrk')) return undefined;
+  const child = spawn('/usr/bin/wrk', ['-t1', `-c${connections}`, `-d${seconds}s`, `http://127.0.0.1:${port}/`], { stdio: ['ignore', 'pipe', 'inherit'] });
+  let out = '';
+  child.stdout.on('data', (b: Buffer) => (out += b.toString()));
+  await once(child, 'exit');
+  const m = /Requests\/sec:\s+([0-9.]+)/.exec(out);
+  return m ? Math.round(Number(m[1])) : undefined;
+}
+
+export async function run(): Promise<object> {
+  const seconds = Number(process.env.LOADTEST_BENCH_SECONDS ?? 20);
+  const connections = Number(process.env.LOADTEST_BENCH_CONNECTIONS ?? 200);
+  const serverProcesses = Number(process.env.LOADTEST_BENCH_SERVER_PROCESSES ?? 1);
+  const config = loadConfig();
+  const load1Before = loadavg()[0]!;
+
+  const hello = await startHello();
+  let helloHarness: { rps: number; errors: number };
+  let helloWrk: number | undefined;
+  try {
+    helloHarness = await closedLoop(hello.port, connections, seconds);
+    helloWrk = await wrk(hello.port, connections, seconds);
+  } finally {
+    hello.child.kill();
+  }
+
+  const storm = 3;
+  const r = await runLoadtest({
+    embedded: true,
+    candidates: connections,
+    districts: 1,
+    sessionsPerDistrict: 1,
+    durationS: storm + seconds + 2,
+    stormS: storm,
+    submitWindowS: 1,
+    drainS: 60,
+    autosaveEveryS: 0,
+    autosaveJitter: 0,
+    reloadShare: 0,
+    bookingFirst: false,
+    procs: 1,
+    serverProcesses,
+    timeoutMs: DEFAULTS.timeoutMs,
+    databaseUrl: config.db.url,
+    pglite: false,
+    redis: Boolean(config.redis.url),
+    keepData: false,
+    seed: 1,
+    serverLogLevel: DEFAULTS.serverLogLevel,
+    log: () => undefined,
+  });
+  const s = r.summary;
+  return {
+    machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? 'unknown', node: process.version, load1Before: Math.round(load1Before * 10) / 10 },
+    connections,
+    seconds,
+    helloNodeHttp: { rps: helloHarness.rps, errors: helloHarness.errors, wrkRps: helloWrk ?? null },
+    examdayAutosave: {
+      database: s.database,
+      serverProcesses: s.settings.server_processes,
+      rps: s.autosave_rps,
+      p50Ms: s.autosave_p50_ms,
+      p99Ms: s.autosave_p99_ms,
+      errors: s.errors,
+      errorsByCode: s.errors_by_code,
+      lostAnswers: s.lost_answers,
+      cpuCores: s.cpu_cores ?? null,
+      cpuPressurePct: s.cpu_pressure_pct ?? null,
+      eventLoopP99MaxMs: s.event_loop_p99_max_ms ?? null,
+      dbPoolWaitingMax: s.db_pool_waiting_max ?? null,
+    },
+    ratioAutosaveToHello: helloHarness.rps ? Math.round((s.autosave_rps / helloHarness.rps) * 1000) / 1000 : null,
+  };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  process.stdout.write(`${JSON.stringify(await run())}\n`);
+  process.exit(0);
+}

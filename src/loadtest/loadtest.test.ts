@@ -1,0 +1,172 @@
+/**
+ * The load harness end to end, small and fast:
+ * - `examday loadtest --embedded --json` on PGlite with two generator
+ *   processes: the JSON line's fields, no errors, no lost answers, a report;
+ * - booking first against an in-process server, then the lost-answers check
+ *   catching a deleted, an altered and a rolled-back answer;
+ * - refusal of a target that is not this machine.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { sql } from 'kysely';
+import { seedLoad, type LoadCandidate } from '../modules/demo/seed.ts';
+import type { Db } from '../platform/db/index.ts';
+import { openPglite } from '../platform/db/pglite.ts';
+import { createTestApp, type TestApp } from '../testing/app.ts';
+import { openTestPglite } from '../testing/db.ts';
+import type { Config } from '../config.ts';
+import { loadtestCli } from './cli.ts';
+import { runLoad } from './coordinator.ts';
+import { freePort } from './deployment.ts';
+import { checkLostAnswers } from './lost-answers.ts';
+
+const BIN = fileURLToPath(new URL('../../bin/examday.mjs', import.meta.url));
+
+// These tests check the harness, not the server's capacity: on a busy test
+// machine the server's event-loop shedding could refuse a few requests of
+// this tiny run, so it is off here (the harness would count every 503).
+const NO_SHEDDING = { SHED_EVENT_LOOP_DELAY_MS: '0' };
+
+function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...NO_SHEDDING } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
+    child.stderr.on('data', (b: Buffer) => (stderr += b.toString()));
+    child.on('error', reject);
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('examday loadtest', () => {
+  let dir: string;
+  before(async () => {
+    dir = await mkdtemp(path.join(os.tmpdir(), 'examday-loadtest-test-'));
+  });
+  after(() => rm(dir, { recursive: true, force: true }));
+
+  it('runs an embedded exam day and prints the summary as the last JSON line', async () => {
+    // Start from the migrated test template: a fresh PGlite initdb takes several seconds.
+    const template = (await openTestPglite()) as Db & { dump(): Promise<Blob> };
+    const blob = await template.dump();
+    await template.close();
+    const dataDir = path.join(dir, 'data');
+    await mkdir(path.join(dataDir, 'pgdata'), { recursive: true });
+    await (await openPglite({ slowQueryMs: 600_000, dataDir: path.join(dataDir, 'pgdata'), loadDataDir: blob })).close();
+
+    const r = await cli([
+      'loadtest', '--embedded', '--pglite', '--data-dir', dataDir,
+      '--candidates', '30', '--duration', '10', '--storm', '2', '--autosave-every', '1',
+      '--reload-share', '0.3', '--procs', '2', '--report-dir', path.join(dir, 'reports'), '--json',
+    ]);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.trim().split('\n');
+    const s = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+    for (const f of ['candidates', 'duration_s', 'requests', 'errors', 'autosave_p99_ms', 'paper_p99_ms', 'acked_answers', 'lost_answers']) {
+      assert.ok(f in s, `missing ${f}`);
+    }
+    assert.equal(s.candidates, 30);
+    assert.equal(s.duration_s, 10);
+    assert.equal(s.errors, 0, JSON.stringify(s.errors_by_code));
+    assert.equal(s.lost_answers, 0, JSON.stringify(s.lost_answers_examples));
+    assert.equal(s.candidates_submitted, 30);
+    assert.equal(s.resume_mismatches, 0);
+    assert.ok((s.requests as number) > 30 * 7, `requests ${String(s.requests)}`);
+    assert.ok((s.acked_answers as number) > 30, `acked ${String(s.acked_answers)}`);
+    assert.ok((s.autosave_p99_ms as number) > 0 && (s.paper_p99_ms as number) > 0);
+    assert.match(r.stderr, /\[\s+\d+\/10 s\] · active \d+\/30 · \d+ req\/s · autosave p99/);
+    const html = await readFile(s.report as string, 'utf8');
+    assert.match(html, /<svg[^>]*aria-label="Autosave latency/);
+    assert.doesNotMatch(html, /<script|https?:\/\/(?!127\.0\.0\.1)/);
+  });
+
+  it('refuses a target that is not this machine, with a clear message', async () => {
+    const run = async (args: string[]) => {
+      let stderr = '';
+      const code = await loadtestCli('loadtest', args, { db: { url: 'postgres://127.0.0.1:1/none' }, redis: { url: undefined } } as Config, {
+        out: () => undefined,
+        err: (t) => (stderr += t),
+      });
+      return { code, stderr };
+    };
+    const r = await run(['--target', 'http://192.168.1.20:3000', '--candidates', '10']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /only sends load to this machine: --target must be a loopback address.*got 192\.168\.1\.20/);
+    const named = await run(['--target', 'http://example.invalid:3000']);
+    assert.equal(named.code, 2);
+    const both = await run(['--target', 'http://127.0.0.1:1', '--embedded']);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /either --target URL .* or --embedded/);
+    const bad = await run(['--target', 'http://127.0.0.1:1', '--candidates', 'many']);
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /--candidates must be a whole number/);
+  });
+});
+
+describe('load harness scenario and lost-answers check', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await createTestApp({ name: 'pglite', open: openTestPglite }, NO_SHEDDING);
+    await t.app.listen({ port: await freePort(), host: '127.0.0.1' });
+  });
+  after(() => t.close());
+
+  it('books first, saves, resumes, submits; then detects deleted, altered and older answers', async () => {
+    const rows: LoadCandidate[] = [];
+    await seedLoad(t.ctx, { candidates: 16, districts: 2, sessionsPerDistrict: 2, bookingFirst: true }, rows);
+    const { port } = t.app.server.address() as AddressInfo;
+    const out = await runLoad({
+      procs: 1,
+      candidates: rows.map((r) => ({ code: r.accessCode, district: r.district })),
+      config: {
+        host: '127.0.0.1',
+        port,
+        hostHeader: `127.0.0.1:${port}`,
+        basePath: '/api/v1',
+        stormS: 1,
+        durationS: 5,
+        submitWindowS: 1,
+        drainS: 10,
+        autosaveEveryS: 0.5,
+        autosaveJitter: 0.2,
+        reloadShare: 0.5,
+        bookingFirst: true,
+        timeoutMs: 10_000,
+        sourceAddresses: ['127.0.0.2', '127.0.0.3'],
+        seed: 7,
+      },
+    });
+    assert.equal(out.aggregate.errors(), 0, JSON.stringify(Object.fromEntries(out.aggregate.errorsByKey)));
+    assert.equal(out.totals.submitted, 16);
+    assert.equal(out.aggregate.counts.get('book')?.ok, 16);
+    assert.ok(out.totals.resumes > 0);
+    assert.equal(out.totals.resumeMismatches, 0);
+
+    const k = t.ctx.db.kysely;
+    const clean = await checkLostAnswers(k, out.acked);
+    assert.equal(clean.lost_answers, 0, clean.examples.join('\n'));
+    assert.ok(clean.acked_answers >= 16);
+
+    const c = out.acked[0]!;
+    const key = (i: number) => ({ a: c.attempt[i]!, q: c.question[i]! });
+    const deleted = key(0);
+    await sql`DELETE FROM responses WHERE attempt_id = ${deleted.a}::uuid AND question_id = ${deleted.q}`.execute(k);
+    const one = await checkLostAnswers(k, out.acked);
+    assert.equal(one.lost_answers, 1);
+    assert.match(one.examples[0]!, /no row in the database/);
+
+    const altered = key(1);
+    await sql`UPDATE responses SET value = '"tampered"'::jsonb WHERE attempt_id = ${altered.a}::uuid AND question_id = ${altered.q}`.execute(k);
+    const older = key(2);
+    await sql`UPDATE responses SET seq = seq - 1 WHERE attempt_id = ${older.a}::uuid AND question_id = ${older.q}`.execute(k);
+    const three = await checkLostAnswers(k, out.acked);
+    assert.equal(three.lost_answers, 3, three.examples.join('\n'));
+  });
+});
