@@ -82,22 +82,22 @@ for (const target of dbTargets()) {
     });
 
     it('a non-PDF is refused with 415 not_a_pdf and nothing is stored', async () => {
-      const before = await t.ctx.blobs.usage('materials/');
+      const before = await t.ctx.blobs.usage(`materials/${alice.id}/`);
       const res = await upload(t, alice, Buffer.from('<html><body>not a pdf at all</body></html>'.repeat(100)), 'page.pdf');
       assert.equal(res.statusCode, 415, res.body);
       assert.equal(res.json<Problem>().code, 'not_a_pdf');
       const empty = await upload(t, alice, Buffer.alloc(0), 'empty.pdf');
       assert.equal(empty.statusCode, 415);
-      assert.deepEqual(await t.ctx.blobs.usage('materials/'), before);
+      assert.deepEqual(await t.ctx.blobs.usage(`materials/${alice.id}/`), before);
     });
 
     it('a file over UPLOAD_MAX_BYTES is refused with 413 and nothing is stored', async () => {
-      const before = await t.ctx.blobs.usage('materials/');
+      const before = await t.ctx.blobs.usage(`materials/${alice.id}/`);
       const big = Buffer.concat([makePdf([COURSE_PAGES[0]!]), Buffer.alloc(250_000, 0x20)]);
       const res = await upload(t, alice, big, 'big.pdf');
       assert.equal(res.statusCode, 413, res.body);
       assert.equal(res.json<Problem>().code, 'payload_too_large');
-      assert.deepEqual(await t.ctx.blobs.usage('materials/'), before);
+      assert.deepEqual(await t.ctx.blobs.usage(`materials/${alice.id}/`), before);
     });
 
     it('invalid form fields are a 400 that names the field', async () => {

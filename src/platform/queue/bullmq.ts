@@ -218,9 +218,12 @@ export function createBullmqQueue(opts: BullmqQueueOptions): JobQueue {
     },
 
     async getJob(queue: string, id: string) {
-      const job = await queueFor(queue).getJob(id);
+      let job = await queueFor(queue).getJob(id);
       if (!job) return null;
-      const state = STATES[await job.getState()];
+      const raw = await job.getState();
+      // A try that ended between the two reads: the job hash predates its finish, so read it again.
+      if ((raw === 'completed' || raw === 'failed') && !job.finishedOn) job = (await queueFor(queue).getJob(id)) ?? job;
+      const state = STATES[raw];
       return state ? toInfo(queue, job, state) : null;
     },
 
