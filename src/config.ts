@@ -26,9 +26,17 @@ export const envSchema = z.object({
   EXAMDAY_DATA_DIR: z.string().min(1).default('./data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PUBLIC_URL: z.string().optional(),
+  WEB_CONCURRENCY: z.string().regex(/^(auto|[1-9]\d?)$/, 'a number of API processes (1-99) or "auto" (one per CPU)').default('1'),
+  LOG_REQUESTS: bool.default(false),
+  LOG_SLOW_REQUEST_MS: int(1, 600_000).default(1000),
+
+  SHED_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(100),
+  SHED_HEAP_USED_MB: int(0, 1_000_000).optional(),
+  SHED_MAX_IN_FLIGHT: int(0, 1_000_000).default(1000),
+  SHED_RETRY_AFTER_S: int(1, 3600).default(5),
 
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
-  DATABASE_POOL_MAX: int(1, 500).default(20),
+  DATABASE_POOL_MAX: int(1, 500).default(10),
   DATABASE_STATEMENT_TIMEOUT_MS: int(0, 600_000).default(10_000),
   DATABASE_SLOW_QUERY_MS: int(1, 600_000).default(250),
 
@@ -78,8 +86,16 @@ export type Env = z.infer<typeof envSchema>;
 
 export interface Config {
   http: { port: number; host: string; publicUrl: string | undefined };
+  /** API processes for `serve`/`all` (node:cluster when more than one). */
+  processes: number | 'auto';
+  /**
+   * Load shedding: a request is answered 503 + Retry-After while any limit is
+   * exceeded (0 = that check is off). heapUsedMb undefined = 90% of V8's heap limit.
+   */
+  shed: { eventLoopDelayMs: number; heapUsedMb: number | undefined; maxInFlight: number; retryAfterS: number };
   dataDir: string;
-  log: { level: Env['LOG_LEVEL'] };
+  /** `requests`: one line per request; otherwise only errors and requests slower than slowRequestMs. */
+  log: { level: Env['LOG_LEVEL']; requests: boolean; slowRequestMs: number };
   db: { url: string | undefined; poolMax: number; statementTimeoutMs: number; slowQueryMs: number };
   /** `prefix` namespaces every key, so several deployments (or test runs) can share one Redis. */
   redis: { url: string | undefined; prefix: string };
@@ -142,8 +158,15 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (problems.length) throw new ConfigError(problems);
   return {
     http: { port: e.PORT, host: e.HOST, publicUrl: e.PUBLIC_URL },
+    processes: e.WEB_CONCURRENCY === 'auto' ? 'auto' : Number(e.WEB_CONCURRENCY),
+    shed: {
+      eventLoopDelayMs: e.SHED_EVENT_LOOP_DELAY_MS,
+      heapUsedMb: e.SHED_HEAP_USED_MB,
+      maxInFlight: e.SHED_MAX_IN_FLIGHT,
+      retryAfterS: e.SHED_RETRY_AFTER_S,
+    },
     dataDir: path.resolve(e.EXAMDAY_DATA_DIR),
-    log: { level: e.LOG_LEVEL },
+    log: { level: e.LOG_LEVEL, requests: e.LOG_REQUESTS, slowRequestMs: e.LOG_SLOW_REQUEST_MS },
     db: {
       url: e.DATABASE_URL,
       poolMax: e.DATABASE_POOL_MAX,

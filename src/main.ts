@@ -7,13 +7,15 @@ import closeWithGrace from 'close-with-grace';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createContext, type AppContext } from './context.ts';
 import { buildApp } from './http/app.ts';
+import { clientSocketLimit, clusterProblem, isClusterWorker, processCount, runCluster } from './cluster.ts';
 import { seedDemo, seedLoad } from './modules/demo/seed.ts';
 
 const USAGE = `usage: examday <command> [options]
 
 commands:
-  all        API server and job workers in one process (default for npm start)
-  serve      API server only
+  all        API server and job workers in one process (default for npm start);
+             --processes K: K API processes + 1 job worker process
+  serve      API server only; --processes K|auto: K processes sharing the port
   worker     job workers only
   migrate    apply database migrations and exit
   seed       create a load-test data set: --candidates N --districts D [--sessions S]
@@ -41,7 +43,23 @@ async function main(argv: string[]): Promise<void> {
 
   switch (command) {
     case 'all':
-    case 'serve':
+    case 'serve': {
+      const { values } = parseArgs({ args: rest, options: { processes: { type: 'string' } } });
+      const k = processCount(values.processes ?? config.processes);
+      if (k === undefined) {
+        process.stderr.write('--processes must be a whole number from 1 to 99, or "auto"\n');
+        process.exit(2);
+      }
+      const problem = clusterProblem(config, k);
+      if (problem) {
+        process.stderr.write(`${problem}\n`);
+        process.exit(2);
+      }
+      if (k > 1 && !isClusterWorker()) {
+        return runCluster({ config, role: command, processes: k, prepare: () => prepareCluster(config) });
+      }
+      return run(config, command);
+    }
     case 'worker':
       return run(config, command);
     case 'migrate': {
@@ -75,7 +93,7 @@ async function main(argv: string[]): Promise<void> {
       return;
     }
     case 'openapi': {
-      const ctx = await createContext({ ...config, seedDemo: false, log: { level: 'silent' } });
+      const ctx = await createContext({ ...config, seedDemo: false, log: { ...config.log, level: 'silent' } });
       const app = await buildApp(ctx);
       await app.ready();
       process.stdout.write(`${JSON.stringify(app.swagger(), null, 2)}\n`);
@@ -92,6 +110,16 @@ async function main(argv: string[]): Promise<void> {
     default:
       process.stderr.write(`unknown command "${command}"\n\n${USAGE}`);
       process.exit(2);
+  }
+}
+
+/** Once, before forking: migrations and the demo seed, so K workers do not race them. */
+async function prepareCluster(config: Config): Promise<void> {
+  const ctx = await createContext({ ...config, log: { ...config.log, level: 'warn' } });
+  try {
+    if (config.seedDemo) await seedDemo(ctx);
+  } finally {
+    await ctx.close();
   }
 }
 
@@ -112,7 +140,12 @@ async function run(config: Config, role: 'all' | 'serve' | 'worker'): Promise<vo
   // SIGTERM/SIGINT: stop accepting, drain in-flight requests (Fastify close),
   // flush pending autosaves, stop workers, close pools.
   const graceLog = { error: (m: unknown) => ctx.log.error({ err: m }, 'shutdown problem') };
-  closeWithGrace({ delay: 20_000, logger: graceLog }, async ({ signal, err }) => {
+  // In a cluster the primary decides when to stop: Ctrl-C in a terminal reaches
+  // every process of the group, and a second signal would cut the drain short,
+  // so workers leave SIGINT to the primary and drain on the SIGTERM it sends.
+  const inCluster = isClusterWorker();
+  if (inCluster) process.on('SIGINT', () => {});
+  closeWithGrace({ delay: 20_000, logger: graceLog, ...(inCluster ? { skip: ['SIGINT' as const] } : {}) }, async ({ signal, err }) => {
     if (err) ctx.log.error({ err }, 'fatal error, shutting down');
     else ctx.log.info({ signal }, 'shutting down');
     await app?.close();
@@ -123,9 +156,16 @@ async function run(config: Config, role: 'all' | 'serve' | 'worker'): Promise<vo
 
   if (role !== 'serve') ctx.startWorkers();
   if (app) {
-    await app.listen({ port: config.http.port, host: config.http.host });
+    const sockets = clientSocketLimit();
+    if (sockets) app.server.maxConnections = sockets;
+    // At 09:00 tens of thousands connect at once; Node's default accept queue
+    // (511) overflows and the kernel silently drops connections that the client
+    // then retries seconds later. The kernel caps this at net.core.somaxconn.
+    await app.listen({ port: config.http.port, host: config.http.host, backlog: 4096 });
     const shown = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
     const base = config.http.publicUrl ?? `http://${shown}:${config.http.port}`;
+    // In a cluster the primary announces once for all its workers.
+    if (isClusterWorker()) return ctx.log.info({ port: config.http.port }, 'listening');
     const lines = [`examday (${role}) listening on ${base}  ·  API docs: ${base}/docs`];
     if (ctx.demoAccounts.length) {
       lines.push('demo accounts:');

@@ -15,31 +15,11 @@ import { openPglite } from '../platform/db/pglite.ts';
 import { openPostgres } from '../platform/db/postgres.ts';
 import type { Db } from '../platform/db/index.ts';
 import { createTestPostgresDatabase } from '../testing/db.ts';
+import { valueFor, type PaperQuestion } from '../testing/exam.ts';
 import { runExamday as run, startExamday } from '../testing/processes.ts';
 
 const CANDIDATES = 40;
 const ANSWERS = 1000;
-
-interface PaperQuestion {
-  id: string;
-  type: string;
-  options?: { id: string }[];
-}
-
-function valueFor(q: PaperQuestion, seq: number): unknown {
-  switch (q.type) {
-    case 'single_choice':
-      return q.options![seq % q.options!.length]!.id;
-    case 'multiple_response':
-      return [q.options![seq % q.options!.length]!.id];
-    case 'true_false':
-      return seq % 2 === 0;
-    case 'numeric':
-      return seq;
-    default:
-      return `answer ${seq}`;
-  }
-}
 
 async function json<T>(res: Promise<Response>): Promise<T> {
   const r = await res;

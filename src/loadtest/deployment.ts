@@ -11,8 +11,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import net from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../lib/free-port.ts';
 import type { DatabaseChoice } from './database.ts';
 
 const EXAMDAY_BIN = fileURLToPath(new URL('../../bin/examday.mjs', import.meta.url));
@@ -36,28 +36,6 @@ export interface Deployment {
   /** The last lines the server printed (for error messages). */
   output(): string;
   stop(): Promise<void>;
-}
-
-/**
- * A free port below the ephemeral range (32768–60999): tens of thousands of
- * load-test connections can use up every ephemeral port of 127.0.0.1, and a
- * listen on port 0 then fails.
- */
-export async function freePort(host = '127.0.0.1'): Promise<number> {
-  for (let tries = 0; ; tries++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const srv = net.createServer();
-    const ok = await new Promise<boolean>((resolve) => {
-      srv.once('error', () => resolve(false));
-      srv.listen(port, host, () => resolve(true));
-    });
-    if (ok) {
-      srv.close();
-      await once(srv, 'close');
-      return port;
-    }
-    if (tries > 50) throw new Error('no free port found between 20000 and 32000 on the loopback address');
-  }
 }
 
 /** Keeps the tail of a child's output. */

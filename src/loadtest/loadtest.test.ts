@@ -23,7 +23,7 @@ import { openTestPglite } from '../testing/db.ts';
 import type { Config } from '../config.ts';
 import { loadtestCli } from './cli.ts';
 import { runLoad } from './coordinator.ts';
-import { freePort } from './deployment.ts';
+import { freePort } from '../lib/free-port.ts';
 import { checkLostAnswers } from './lost-answers.ts';
 
 const BIN = fileURLToPath(new URL('../../bin/examday.mjs', import.meta.url));

@@ -7,12 +7,12 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildWeb } from '../../../scripts/build-web.ts';
+import { freePort } from '../../lib/free-port.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 const CLI = path.join(ROOT, 'bin/examday.mjs');
@@ -34,27 +34,6 @@ export interface Server {
 /** Build web/dist if it is missing or older than its sources. */
 export function ensureWebBuild(): void {
   buildWeb({ ifStale: true, quiet: true });
-}
-
-/**
- * A port that was free a moment ago, for the child to listen on. Chosen
- * below Linux's ephemeral range (32768+), so a load test elsewhere on the
- * machine holding thousands of outgoing connections cannot take it.
- */
-async function freePort(): Promise<number> {
-  for (let i = 0; ; i++) {
-    const port = 20_000 + Math.floor(Math.random() * 12_000);
-    const srv = net.createServer();
-    const free = await new Promise<boolean>((resolve) => {
-      srv.once('error', () => resolve(false));
-      srv.listen(port, '127.0.0.1', () => resolve(true));
-    });
-    if (free) {
-      await new Promise((r) => srv.close(r));
-      return port;
-    }
-    if (i >= 50) throw new Error('no free port found between 20000 and 32000');
-  }
 }
 
 /**

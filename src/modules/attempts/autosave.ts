@@ -9,6 +9,12 @@
  * no longer in progress (submitted, or past deadline + grace) are refused in
  * the same statement; `FOR SHARE` on the attempt row orders each batch against
  * a concurrent submit, so nothing is accepted after the attempt was closed.
+ *
+ * Up to `concurrency` batches are written at once, so answers that arrive
+ * while one batch waits for its commit (an fsync) go out in the next batch
+ * straight away instead of waiting for it. Two batches holding the same
+ * answer are safe in either order: the row lock orders them and the higher
+ * `seq` wins.
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../platform/db/schema.ts';
@@ -36,6 +42,8 @@ export interface AutosaveWriterOptions {
   flushMs: number;
   maxBatch: number;
   graceS: number;
+  /** Batches written at the same time (default 2). */
+  concurrency?: number;
   onBatch?: (rows: number) => void;
 }
 
@@ -45,13 +53,16 @@ export class AutosaveWriter {
   #queue: Pending[] = [];
   #queuedRows = 0;
   #timer: NodeJS.Timeout | undefined;
-  #inflight: Promise<void> | undefined;
+  readonly #flushing = new Set<Promise<void>>();
+  readonly #concurrency: number;
   #closed = false;
 
   constructor(
     private readonly db: Kysely<Database>,
     private readonly opts: AutosaveWriterOptions,
-  ) {}
+  ) {
+    this.#concurrency = Math.max(1, opts.concurrency ?? 2);
+  }
 
   /** Resolves once every row is committed (or refused because its attempt is closed). */
   save(rows: AnswerRow[]): Promise<SaveOutcome> {
@@ -64,45 +75,45 @@ export class AutosaveWriter {
   }
 
   #schedule(): void {
-    if (this.#inflight) return; // the running flush re-schedules when it finishes
+    if (this.#queue.length === 0 || this.#flushing.size >= this.#concurrency) return; // a finishing batch re-schedules
     if (this.#queuedRows >= this.opts.maxBatch || this.opts.flushMs === 0) {
-      clearTimeout(this.#timer);
-      this.#timer = undefined;
-      this.#inflight = this.#flush();
+      this.#start();
     } else {
+      // Wait a few milliseconds so the answers of many candidates share one commit.
       this.#timer ??= setTimeout(() => {
         this.#timer = undefined;
-        if (!this.#inflight) this.#inflight = this.#flush();
+        if (this.#queue.length > 0 && this.#flushing.size < this.#concurrency) this.#start();
       }, this.opts.flushMs);
     }
   }
 
-  async #flush(): Promise<void> {
-    try {
-      while (this.#queue.length > 0) {
-        const batch: Pending[] = [];
-        let n = 0;
-        while (this.#queue.length > 0 && (n === 0 || n + this.#queue[0]!.rows.length <= this.opts.maxBatch)) {
-          const p = this.#queue.shift()!;
-          batch.push(p);
-          n += p.rows.length;
-        }
-        this.#queuedRows -= n;
-        try {
-          const refused = await this.#write(batch.flatMap((p) => p.rows));
-          this.opts.onBatch?.(n);
-          for (const p of batch) p.resolve({ refused });
-        } catch (err) {
-          for (const p of batch) p.reject(err);
-        }
-        // While a flush runs, new saves pile up; loop to write them right away
-        // (the batch naturally grows with load) unless there are only a few.
-        if (this.#queuedRows < this.opts.maxBatch && this.opts.flushMs > 0 && !this.#closed) break;
-      }
-    } finally {
-      this.#inflight = undefined;
-      if (this.#queue.length > 0) this.#schedule();
+  #start(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch: Pending[] = [];
+    let n = 0;
+    while (this.#queue.length > 0 && (n === 0 || n + this.#queue[0]!.rows.length <= this.opts.maxBatch)) {
+      const p = this.#queue.shift()!;
+      batch.push(p);
+      n += p.rows.length;
     }
+    this.#queuedRows -= n;
+    const done: Promise<void> = this.#write(batch.flatMap((p) => p.rows)).then(
+      (refused) => {
+        this.opts.onBatch?.(n);
+        for (const p of batch) p.resolve({ refused });
+      },
+      (err: unknown) => {
+        for (const p of batch) p.reject(err);
+      },
+    );
+    const tracked = done.finally(() => {
+      this.#flushing.delete(tracked);
+      this.#schedule();
+    });
+    this.#flushing.add(tracked);
+    // More than a batch waiting: use the other slots now.
+    if (this.#queuedRows >= this.opts.maxBatch) this.#schedule();
   }
 
   async #write(rows: AnswerRow[]): Promise<Set<string>> {
@@ -134,6 +145,9 @@ export class AutosaveWriter {
       ), written AS (
         INSERT INTO responses (attempt_id, question_id, value, seq, saved_at)
         SELECT attempt_id, question_id, value, seq, now() FROM valid
+        -- One lock order for every batch (in this process and in others), so
+        -- two batches touching the same answers wait for each other, never deadlock.
+        ORDER BY attempt_id, question_id
         ON CONFLICT (attempt_id, question_id) DO UPDATE
           SET value = excluded.value, seq = excluded.seq, saved_at = excluded.saved_at
           WHERE responses.seq < excluded.seq
@@ -148,13 +162,12 @@ export class AutosaveWriter {
 
   /** Write everything queued so far. */
   async flush(): Promise<void> {
-    while (this.#inflight || this.#queue.length > 0) {
-      if (!this.#inflight) {
-        clearTimeout(this.#timer);
-        this.#timer = undefined;
-        this.#inflight = this.#flush();
+    while (this.#queue.length > 0 || this.#flushing.size > 0) {
+      if (this.#queue.length > 0 && this.#flushing.size < this.#concurrency) {
+        this.#start();
+        continue;
       }
-      await this.#inflight;
+      await Promise.race(this.#flushing);
     }
   }
 

@@ -13,7 +13,8 @@ import type { Principal } from '../auth/tokens.ts';
 import { parseResponse } from '../questions/model.ts';
 import { gradeAttempt } from '../questions/grading.ts';
 import { AutosaveWriter, answerKey } from './autosave.ts';
-import { PaperCache, layoutFor, renderPaper } from './papers.ts';
+import { BatchLoader } from './batch-loader.ts';
+import { PaperCache, layoutFor, renderPaper, type Layout } from './papers.ts';
 
 export const GRADING_QUEUE = 'grading';
 export const DEADLINE_QUEUE = 'attempt-deadline';
@@ -43,7 +44,10 @@ interface AttemptFacts {
   seed: number;
   deadlineMs: number;
   status: 'in_progress' | 'submitted' | 'graded';
+  layout: Layout;
   questionIds: Set<string>;
+  /** Drop from the cache after this (deadline + grace + a margin). */
+  keepUntilMs: number;
 }
 
 export interface AttemptView {
@@ -60,7 +64,10 @@ export interface AttemptView {
   answers: { questionId: string; value: unknown; seq: number; savedAt: string }[];
 }
 
-const FACTS_TTL_MS = 30_000;
+/** Attempts whose facts one process keeps (~1 KB each); the oldest go first. */
+const FACTS_MAX = 200_000;
+/** Facts of closed attempts (results, late reads) are re-read after this. */
+const CLOSED_FACTS_TTL_MS = 60_000;
 
 export function createAttemptService(deps: AttemptServiceDeps) {
   const { db, queue, graceS } = deps;
@@ -71,32 +78,76 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     graceS,
     onBatch: (n) => deps.metrics.autosaveBatch.observe(n),
   });
-  // Hot-path cache of attempt facts: ownership, deadline and the drawn
-  // question set never change; status is re-checked by the upsert itself.
-  const facts = new Map<string, { at: number; f: AttemptFacts }>();
+  // Hot-path cache of attempt facts, so autosave, paper and resume read no
+  // attempt row: ownership, deadline, seed and the drawn question set never
+  // change, so an open attempt's facts are kept until its deadline has passed.
+  // Status only moves forward (in_progress → submitted → graded). A stale
+  // "in_progress" here is harmless — whichever process submitted, the
+  // group-commit upsert re-checks status and deadline under FOR SHARE and
+  // refuses the write, and that refusal drops the entry — so the cache only
+  // ever skips reads, never the guard. A submit through this process drops
+  // the entry at once.
+  const facts = new Map<string, AttemptFacts>();
 
-  async function loadFacts(attemptId: string): Promise<AttemptFacts | undefined> {
-    const hit = facts.get(attemptId);
-    if (hit && Date.now() - hit.at < FACTS_TTL_MS) return hit.f;
-    const row = await db
-      .selectFrom('attempts')
-      .select(['id', 'candidate_id', 'session_id', 'assessment_version_id', 'seed', 'deadline_at', 'status'])
-      .where('id', '=', attemptId)
-      .executeTakeFirst();
-    if (!row) return undefined;
+  function remember(f: AttemptFacts): void {
+    if (facts.size >= FACTS_MAX) {
+      // Maps iterate in insertion order: drop the oldest tenth in one go.
+      let n = FACTS_MAX / 10;
+      for (const k of facts.keys()) {
+        facts.delete(k);
+        if (--n <= 0) break;
+      }
+    }
+    facts.set(f.id, f);
+  }
+
+  async function factsFrom(row: {
+    id: string;
+    candidate_id: string;
+    session_id: string;
+    assessment_version_id: string;
+    seed: number;
+    deadline_at: Date;
+    status: AttemptFacts['status'];
+  }): Promise<AttemptFacts> {
     const paper = await papers.get(row.assessment_version_id);
-    const f: AttemptFacts = {
+    const layout = layoutFor(paper, row.seed);
+    const deadlineMs = row.deadline_at.getTime();
+    return {
       id: row.id,
       candidateId: row.candidate_id,
       sessionId: row.session_id,
       versionId: row.assessment_version_id,
       seed: row.seed,
-      deadlineMs: row.deadline_at.getTime(),
+      deadlineMs,
       status: row.status,
-      questionIds: new Set(layoutFor(paper, row.seed).questionIds),
+      layout,
+      questionIds: new Set(layout.questionIds),
+      keepUntilMs:
+        row.status === 'in_progress'
+          ? Math.max(deadlineMs + graceS * 1000, Date.now()) + CLOSED_FACTS_TTL_MS
+          : Date.now() + CLOSED_FACTS_TTL_MS,
     };
-    if (facts.size > 200_000) facts.clear();
-    facts.set(attemptId, { at: Date.now(), f });
+  }
+
+  // Misses in the same turn of the event loop are read in one query.
+  const rows = new BatchLoader(async (ids: string[]) => {
+    const found = await db
+      .selectFrom('attempts')
+      .select(['id', 'candidate_id', 'session_id', 'assessment_version_id', 'seed', 'deadline_at', 'status'])
+      .where('id', 'in', ids)
+      .execute();
+    return new Map(found.map((r) => [r.id, r]));
+  });
+
+  async function loadFacts(attemptId: string): Promise<AttemptFacts | undefined> {
+    const id = attemptId.toLowerCase(); // PostgreSQL prints uuids in lower case
+    const hit = facts.get(id);
+    if (hit && Date.now() < hit.keepUntilMs) return hit;
+    const row = await rows.load(id);
+    if (!row) return undefined;
+    const f = await factsFrom(row);
+    remember(f);
     return f;
   }
 
@@ -122,17 +173,48 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     if (f.candidateId !== p.id) throw new AppError('forbidden', 'only the candidate can change their attempt');
   }
 
+  /** The attempt with its saved answers, in one round trip. */
   async function view(attemptId: string): Promise<AttemptView> {
-    const a = await db
-      .selectFrom('attempts')
-      .select(['id', 'booking_id', 'session_id', 'status', 'started_at', 'deadline_at', 'submitted_at'])
-      .where('id', '=', attemptId)
-      .executeTakeFirstOrThrow();
-    const answers = await db
-      .selectFrom('responses')
-      .select(['question_id', 'value', 'seq', 'saved_at'])
-      .where('attempt_id', '=', attemptId)
+    const rows = await db
+      .selectFrom('attempts as a')
+      .leftJoin('responses as r', 'r.attempt_id', 'a.id')
+      .select([
+        'a.id',
+        'a.booking_id',
+        'a.session_id',
+        'a.status',
+        'a.started_at',
+        'a.deadline_at',
+        'a.submitted_at',
+        'r.question_id',
+        'r.value',
+        'r.seq',
+        'r.saved_at',
+      ])
+      .where('a.id', '=', attemptId)
       .execute();
+    const a = rows[0];
+    if (!a) throw notFound('attempt');
+    const answers = rows.flatMap((r) =>
+      r.question_id !== null && r.seq !== null && r.saved_at !== null
+        ? [{ question_id: r.question_id, value: r.value, seq: r.seq, saved_at: r.saved_at }]
+        : [],
+    );
+    return toView(a, answers);
+  }
+
+  function toView(
+    a: {
+      id: string;
+      booking_id: string;
+      session_id: string;
+      status: AttemptView['status'];
+      started_at: Date;
+      deadline_at: Date;
+      submitted_at: Date | null;
+    },
+    answers: { question_id: string; value: unknown; seq: number; saved_at: Date }[],
+  ): AttemptView {
     const now = Date.now();
     return {
       id: a.id,
@@ -180,7 +262,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
       .where('id', '=', attemptId)
       .where('status', '=', 'in_progress')
       .executeTakeFirst();
-    facts.delete(attemptId);
+    facts.delete(attemptId.toLowerCase());
     const changed = Number(res.numUpdatedRows) > 0;
     if (changed) {
       await queue.enqueue(GRADING_QUEUE, 'grade', { attemptId }, { idempotencyKey: `grade-${attemptId}`, priority: 1 });
@@ -197,6 +279,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
       const b = await db
         .selectFrom('bookings as b')
         .innerJoin('exam_sessions as s', 's.id', 'b.session_id')
+        .leftJoin('attempts as a', 'a.booking_id', 'b.id')
         .select([
           'b.id',
           'b.candidate_id',
@@ -205,12 +288,12 @@ export function createAttemptService(deps: AttemptServiceDeps) {
           's.starts_at',
           's.ends_at',
           's.assessment_version_id',
+          'a.id as attempt_id',
         ])
         .where('b.id', '=', bookingId)
         .executeTakeFirst();
       if (!b || b.candidate_id !== p.id) throw notFound('booking');
-      const existing = await db.selectFrom('attempts').select('id').where('booking_id', '=', bookingId).executeTakeFirst();
-      if (existing) return view(existing.id);
+      if (b.attempt_id) return view(b.attempt_id);
       if (b.status !== 'active') throw new AppError('conflict', 'this booking was cancelled');
       const now = Date.now();
       if (now < b.starts_at.getTime() || now >= b.ends_at.getTime()) {
@@ -225,14 +308,14 @@ export function createAttemptService(deps: AttemptServiceDeps) {
       // a concurrent cancel either waits for this attempt (and is refused) or
       // wins first (and no attempt is created).
       const seed = randomInt(0, 2 ** 31 - 1);
-      const insertedRows = await sql<{ id: string }>`
+      const insertedRows = await sql<{ id: string; started_at: Date }>`
         INSERT INTO attempts (booking_id, candidate_id, session_id, assessment_version_id, seed, deadline_at)
         SELECT b.id, b.candidate_id, b.session_id, ${b.assessment_version_id}::uuid, ${seed}, ${deadline.toISOString()}::timestamptz
         FROM bookings b
         WHERE b.id = ${bookingId}::uuid AND b.status = 'active'
         FOR SHARE
         ON CONFLICT (booking_id) DO NOTHING
-        RETURNING id::text`.execute(db);
+        RETURNING id::text, started_at`.execute(db);
       const inserted = insertedRows.rows[0];
       if (!inserted) {
         // Either another request started it a moment ago, or the booking was cancelled.
@@ -247,7 +330,21 @@ export function createAttemptService(deps: AttemptServiceDeps) {
         { attemptId: id },
         { runAt: new Date(deadline.getTime() + graceS * 1000), idempotencyKey: `deadline-${id}`, priority: 1 },
       );
-      return view(id);
+      const row = {
+        id,
+        booking_id: b.id,
+        candidate_id: b.candidate_id,
+        session_id: b.session_id,
+        assessment_version_id: b.assessment_version_id,
+        seed,
+        status: 'in_progress' as const,
+        started_at: inserted.started_at,
+        deadline_at: deadline,
+        submitted_at: null,
+      };
+      // The paper and the first autosaves usually follow on this process.
+      remember(await factsFrom(row));
+      return toView(row, []);
     },
 
     async get(p: Principal, attemptId: string): Promise<AttemptView> {
@@ -259,7 +356,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     async paper(p: Principal, attemptId: string): Promise<string> {
       const f = await authorize(p, attemptId);
       const paper = await papers.get(f.versionId);
-      return renderPaper(paper, layoutFor(paper, f.seed), {
+      return renderPaper(paper, f.layout, {
         attemptId: f.id,
         deadline: new Date(f.deadlineMs).toISOString(),
       });

@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import type { AddressInfo } from 'node:net';
 import { createTestApp, type Actor, type TestApp } from '../../testing/app.ts';
 import { dbTargets } from '../../testing/db.ts';
+import { readEvents } from '../../testing/exam.ts';
 import { makePdf } from '../../testing/pdf-fixtures.ts';
 import type { MaterialView } from './model.ts';
 import { API, assertCitationsValid, COURSE_PAGES, upload, waitFor } from './testing.ts';
@@ -236,40 +237,3 @@ for (const target of dbTargets()) {
   });
 }
 
-interface SseEvent {
-  event: string;
-  data: unknown;
-}
-
-/** Reads `text/event-stream` frames until `stop` matches one (inclusive). */
-async function readEvents(res: Response, stop: (e: SseEvent) => boolean, timeoutMs: number): Promise<SseEvent[]> {
-  const reader = res.body!.pipeThrough(new TextDecoderStream()).getReader();
-  const events: SseEvent[] = [];
-  let buffer = '';
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no matching event within ${timeoutMs} ms: ${JSON.stringify(events.map((e) => e.event))}`)), timeoutMs);
-  });
-  try {
-    for (;;) {
-      const { value, done } = await Promise.race([reader.read(), timeout]);
-      if (done) break;
-      buffer += value;
-      let end;
-      while ((end = buffer.indexOf('\n\n')) !== -1) {
-        const frame = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const event = /^event: (.*)$/m.exec(frame)?.[1];
-        const data = /^data: (.*)$/m.exec(frame)?.[1];
-        if (!event || data === undefined) continue;
-        const parsed = { event, data: JSON.parse(data) as unknown };
-        events.push(parsed);
-        if (stop(parsed)) return events;
-      }
-    }
-  } finally {
-    clearTimeout(timer);
-    reader.releaseLock();
-  }
-  throw new Error(`stream ended without a matching event: ${JSON.stringify(events.map((e) => e.event))}`);
-}

@@ -51,6 +51,7 @@ export function isDatabaseOverloaded(err: unknown): boolean {
   const code = (err as { code?: unknown }).code;
   // 57014 query_canceled (statement_timeout), 53300 too_many_connections, 57P03 cannot_connect_now.
   if (code === '57014' || code === '53300' || code === '57P03') return true;
-  // pg-pool's message when connectionTimeoutMillis passes without a free connection.
-  return /timeout exceeded when trying to connect/i.test(err.message);
+  // pg-pool's messages when connectionTimeoutMillis passes without a free
+  // connection, or while opening a new one to a server too busy to answer.
+  return /timeout exceeded when trying to connect|connection terminated due to connection timeout/i.test(err.message);
 }

@@ -1,0 +1,124 @@
+/**
+ * Load shedding, forced with tiny thresholds: a shed request is a 503
+ * problem+json `overloaded` with Retry-After; /healthz, /readyz and /metrics
+ * still answer; each reason is counted in /metrics.
+ */
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { connect, type AddressInfo } from 'node:net';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import { dbTargets } from '../testing/db.ts';
+import { createTestApp, type TestApp } from '../testing/app.ts';
+
+interface Problem {
+  code: string;
+  status: number;
+  detail: string;
+  retryAfterS: number;
+}
+
+const targets = dbTargets();
+const pglite = targets.find((t) => t.name === 'pglite')!;
+const postgres = targets.find((t) => t.name === 'postgres');
+
+/** Sends raw bytes on a new connection; resolves with the status code of the response. */
+function rawRequest(port: number, head: string, body = ''): { sock: ReturnType<typeof connect>; status: Promise<number> } {
+  const sock = connect(port, '127.0.0.1');
+  sock.write(head + body);
+  const status = new Promise<number>((resolve, reject) => {
+    let buf = '';
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString();
+      const m = /^HTTP\/1\.1 (\d{3})/.exec(buf);
+      if (m) resolve(Number(m[1]));
+    });
+    sock.on('error', reject);
+  });
+  return { sock, status };
+}
+
+describe('load shedding', () => {
+  const apps: TestApp[] = [];
+  after(async () => {
+    for (const t of apps) await t.close();
+  });
+
+  it('over the heap limit: 503 overloaded + Retry-After, except operational routes', async () => {
+    const t = await createTestApp(pglite, { SHED_HEAP_USED_MB: '1', SHED_RETRY_AFTER_S: '7' });
+    apps.push(t);
+    // The heap is sampled once a second.
+    for (let i = 0; i < 40 && !t.app.isUnderPressure(); i++) await new Promise((r) => setTimeout(r, 100));
+    assert.ok(t.app.isUnderPressure(), 'a 1 MB heap limit is exceeded');
+
+    const shed = await t.app.inject({ method: 'GET', url: '/api/v1/attempts' });
+    assert.equal(shed.statusCode, 503);
+    assert.equal(shed.headers['retry-after'], '7');
+    assert.match(String(shed.headers['content-type']), /^application\/problem\+json/);
+    const p = shed.json<Problem>();
+    assert.equal(p.code, 'overloaded');
+    assert.equal(p.status, 503);
+    assert.equal(p.retryAfterS, 7);
+    assert.match(p.detail, /busy/);
+
+    // Shed before anything else runs: no token check, no body parsing.
+    const put = await t.app.inject({ method: 'PUT', url: '/api/v1/attempts/x/answers', payload: 'not json', headers: { 'content-type': 'application/json' } });
+    assert.equal(put.statusCode, 503);
+
+    for (const url of ['/healthz', '/readyz']) assert.equal((await t.app.inject({ method: 'GET', url })).statusCode, 200, url);
+    const metrics = await t.app.inject({ method: 'GET', url: '/metrics' });
+    assert.equal(metrics.statusCode, 200);
+    assert.match(metrics.body, /examday_http_shed_total\{reason="heapUsedBytes"\} 2/);
+  });
+
+  it('too many requests in progress: the next one is shed until one finishes', async () => {
+    const t = await createTestApp(pglite, { SHED_MAX_IN_FLIGHT: '1' });
+    apps.push(t);
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = t.app.server.address() as AddressInfo;
+    const head = (n: number) =>
+      `POST /api/v1/auth/access-code HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${n}\r\n\r\n`;
+    const body = JSON.stringify({ code: 'AAAA-AAAA-AAAA-AAAA' });
+
+    // A request whose body has not all arrived is in progress.
+    const slow = rawRequest(port, head(body.length), body.slice(0, 5));
+    await new Promise((r) => setTimeout(r, 200));
+    const second = rawRequest(port, head(body.length), body);
+    assert.equal(await second.status, 503);
+    second.sock.destroy();
+    assert.equal((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200, 'operational routes are not counted');
+
+    slow.sock.write(body.slice(5));
+    assert.equal(await slow.status, 401, 'the request in progress completes normally');
+    slow.sock.destroy();
+
+    // A client that goes away mid-request frees its place too.
+    const dropped = rawRequest(port, head(body.length), body.slice(0, 5));
+    await new Promise((r) => setTimeout(r, 200));
+    dropped.sock.destroy();
+    await once(dropped.sock, 'close');
+    await new Promise((r) => setTimeout(r, 200));
+    const third = rawRequest(port, head(body.length), body);
+    assert.equal(await third.status, 401);
+    third.sock.destroy();
+  });
+
+  it('event loop delayed for two seconds running: shed; back to normal after', { skip: postgres ? false : 'DATABASE_URL not set (not checked on the embedded database)' }, async () => {
+    const t = await createTestApp(postgres!, { SHED_EVENT_LOOP_DELAY_MS: '20' });
+    apps.push(t);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/healthz' })).statusCode, 200);
+    // Busy for 3.5 s in 150 ms slices: every timer is ~150 ms late.
+    const until = Date.now() + 3500;
+    while (Date.now() < until) {
+      const slice = Date.now() + 150;
+      while (Date.now() < slice);
+      await nextTurn();
+    }
+    const shed = await t.app.inject({ method: 'GET', url: '/api/v1/attempts' });
+    assert.equal(shed.statusCode, 503, shed.body);
+    assert.match(shed.json<Problem>().detail, /eventLoopDelay/);
+    assert.equal((await t.app.inject({ method: 'GET', url: '/readyz' })).statusCode, 200);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal((await t.app.inject({ method: 'GET', url: '/api/v1/attempts' })).statusCode, 401, 'an idle second clears it');
+  });
+});
