@@ -29,6 +29,7 @@ export const envSchema = z.object({
   WEB_CONCURRENCY: z.string().regex(/^(auto|[1-9]\d?)$/, 'a number of API processes (1-99) or "auto" (one per CPU)').default('1'),
   LOG_REQUESTS: bool.default(false),
   LOG_SLOW_REQUEST_MS: int(1, 600_000).default(1000),
+  WORKER_NICE: int(0, 19).default(10),
 
   SHED_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(100),
   SHED_HEAP_USED_MB: int(0, 1_000_000).optional(),
@@ -88,6 +89,11 @@ export interface Config {
   http: { port: number; host: string; publicUrl: string | undefined };
   /** API processes for `serve`/`all` (node:cluster when more than one). */
   processes: number | 'auto';
+  /**
+   * CPU priority (nice) of a job-worker-only process: grading and PDF work can
+   * wait a second, candidates' requests cannot. 0 = same as the API.
+   */
+  workerNice: number;
   /**
    * Load shedding: a request is answered 503 + Retry-After while any limit is
    * exceeded (0 = that check is off). heapUsedMb undefined = 90% of V8's heap limit.
@@ -159,6 +165,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   return {
     http: { port: e.PORT, host: e.HOST, publicUrl: e.PUBLIC_URL },
     processes: e.WEB_CONCURRENCY === 'auto' ? 'auto' : Number(e.WEB_CONCURRENCY),
+    workerNice: e.WORKER_NICE,
     shed: {
       eventLoopDelayMs: e.SHED_EVENT_LOOP_DELAY_MS,
       heapUsedMb: e.SHED_HEAP_USED_MB,

@@ -4,6 +4,7 @@
  */
 import { parseArgs } from 'node:util';
 import closeWithGrace from 'close-with-grace';
+import { getPriority, setPriority } from 'node:os';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createContext, type AppContext } from './context.ts';
 import { buildApp } from './http/app.ts';
@@ -133,6 +134,16 @@ function positive(v: string | undefined, name: string): number {
 }
 
 async function run(config: Config, role: 'all' | 'serve' | 'worker'): Promise<void> {
+  // A process that only runs jobs yields the CPU to the API processes on the
+  // same machine: at the end of an exam thousands of submits and their
+  // gradings arrive together, and the submits are the ones someone waits for.
+  if (role === 'worker' && config.workerNice > 0) {
+    try {
+      setPriority(Math.max(getPriority(), config.workerNice));
+    } catch {
+      // not permitted here (some containers): run at the inherited priority
+    }
+  }
   const ctx: AppContext = await createContext(config);
   if (config.seedDemo && role !== 'worker') await seedDemo(ctx);
   const app = role === 'worker' ? undefined : await buildApp(ctx);
