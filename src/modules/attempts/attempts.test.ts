@@ -56,6 +56,18 @@ for (const target of dbTargets()) {
       return (r.body.booking as { id: string }).id;
     }
 
+    /** `n` candidates in one session, each with a started attempt. */
+    async function startAttempts(n: number): Promise<{ c: Actor; id: string }[]> {
+      const sessionId = await openSession(50);
+      const candidates = await Promise.all(Array.from({ length: n }, () => t.candidate('north')));
+      const attempts: { c: Actor; id: string }[] = [];
+      for (const c of candidates) {
+        const bookingId = await book(c, sessionId);
+        attempts.push({ c, id: (await api(c, 'POST', `/bookings/${bookingId}/attempt`)).body.id as string });
+      }
+      return attempts;
+    }
+
     before(async () => {
       t = await createTestApp(target, { ATTEMPT_GRACE_S: '2' });
       author = await t.staff('author');
@@ -161,6 +173,9 @@ for (const target of dbTargets()) {
       const sub = await api(c, 'POST', `/attempts/${attemptId}/submit`, { answers: [{ questionId: qids.numeric, value: 42.3, seq: 1 }] });
       assert.equal(sub.status, 200, JSON.stringify(sub.body));
       assert.equal(sub.body.status === 'submitted' || sub.body.status === 'graded', true);
+      const returned = new Map((sub.body.answers as { questionId: string; value: unknown }[]).map((a) => [a.questionId, a.value]));
+      assert.equal(returned.get(qids.numeric!), 42.3, 'the submit returns the answers it closed with, its own included');
+      assert.equal(returned.get(qids.single_choice!), 'b');
       const sub2 = await api(c, 'POST', `/attempts/${attemptId}/submit`, {});
       assert.equal(sub2.status, 200);
       assert.equal(sub2.body.submittedAt, sub.body.submittedAt);
@@ -215,13 +230,7 @@ for (const target of dbTargets()) {
     });
 
     it('group-commits concurrent autosaves from many candidates and acknowledges each after commit', async () => {
-      const sessionId = await openSession(50);
-      const candidates = await Promise.all(Array.from({ length: 12 }, () => t.candidate('north')));
-      const attempts: { c: Actor; id: string }[] = [];
-      for (const c of candidates) {
-        const bookingId = await book(c, sessionId);
-        attempts.push({ c, id: (await api(c, 'POST', `/bookings/${bookingId}/attempt`)).body.id as string });
-      }
+      const attempts = await startAttempts(12);
       const results = await Promise.all(
         attempts.flatMap(({ c, id }) =>
           [1, 2, 3].map((seq) => api(c, 'PUT', `/attempts/${id}/answers`, { answers: [{ questionId: qids.numeric, value: seq, seq }] })),
@@ -233,6 +242,53 @@ for (const target of dbTargets()) {
         assert.equal(row.seq, 3);
         assert.equal(row.value, 3);
       }
+    });
+
+    it('submits a wave of attempts together, each after the answers sent before it, and grades each', async () => {
+      const attempts = await startAttempts(10);
+      // Each candidate's autosave is sent just before its submit, which carries one more answer;
+      // the first candidate submits twice at once.
+      const wave = await Promise.all(
+        attempts.flatMap(({ c, id }, i) => [
+          api(c, 'PUT', `/attempts/${id}/answers`, { answers: [{ questionId: qids.true_false, value: true, seq: 1 }] }),
+          api(c, 'POST', `/attempts/${id}/submit`, { answers: [{ questionId: qids.numeric, value: 42, seq: 1 }] }),
+          ...(i === 0 ? [api(c, 'POST', `/attempts/${id}/submit`, {})] : []),
+        ]),
+      );
+      assert.ok(
+        wave.every((r) => r.status === 200),
+        JSON.stringify(wave.filter((r) => r.status !== 200).map((r) => r.body)),
+      );
+      for (const { c, id } of attempts) {
+        const graded = await waitFor(async () => {
+          const res = await api(c, 'GET', `/attempts/${id}/result`);
+          return res.body.status === 'graded' ? res.body : undefined;
+        });
+        assert.equal(graded.score, 2, 'true_false and numeric both counted');
+      }
+      const reasons = await t.ctx.db.kysely
+        .selectFrom('attempts')
+        .select('submit_reason')
+        .where('id', 'in', attempts.map((a) => a.id))
+        .execute();
+      assert.deepEqual(new Set(reasons.map((r) => r.submit_reason)), new Set(['candidate']));
+    });
+
+    it('queues grading again for an attempt submitted long ago and never graded', async () => {
+      const [{ c, id: attemptId }] = (await startAttempts(1)) as [{ c: Actor; id: string }];
+      await api(c, 'PUT', `/attempts/${attemptId}/answers`, { answers: [{ questionId: qids.true_false, value: true, seq: 1 }] });
+      // As if the process died between the submit's commit and its enqueue.
+      await t.ctx.db.kysely
+        .updateTable('attempts')
+        .set({ status: 'submitted', submit_reason: 'candidate', submitted_at: new Date(Date.now() - 3_600_000) })
+        .where('id', '=', attemptId)
+        .execute();
+      await t.ctx.attempts.sweepExpired();
+      const graded = await waitFor(async () => {
+        const res = await api(c, 'GET', `/attempts/${attemptId}/result`);
+        return res.body.status === 'graded' ? res.body : undefined;
+      });
+      assert.equal(graded.score, 1);
     });
 
     it('answers problem+json for bad ids and missing tokens', async () => {

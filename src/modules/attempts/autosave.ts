@@ -1,6 +1,7 @@
 /**
- * Group commit for autosave. Answers from many candidates are collected for a
- * few milliseconds and written in one multi-row upsert; each caller's promise
+ * Group commit for autosave and submit. Answers from many candidates are
+ * collected for a few milliseconds and written in one multi-row upsert; each
+ * caller's promise
  * resolves only after the transaction that holds its answers has committed, so
  * an acknowledged answer is durable whatever happens to this process next.
  *
@@ -15,6 +16,14 @@
  * straight away instead of waiting for it. Two batches holding the same
  * answer are safe in either order: the row lock orders them and the higher
  * `seq` wins.
+ *
+ * Submits go through the same queue, so at the end of an exam thousands of
+ * them share a few statements instead of a commit each. A submit is written
+ * after every answer queued before it: its batch upserts its answers first,
+ * then waits for the batches already in flight, then closes its attempts in
+ * one UPDATE that also returns their saved answers. Attempt rows are locked
+ * in id order by both statements, so batches from several processes wait
+ * for each other but never deadlock.
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../platform/db/schema.ts';
@@ -32,11 +41,31 @@ export interface SaveOutcome {
   refused: Set<string>;
 }
 
-interface Pending {
-  rows: AnswerRow[];
-  resolve: (o: SaveOutcome) => void;
-  reject: (e: unknown) => void;
+export type SubmitReason = 'candidate' | 'deadline';
+
+/** An attempt as the submit that closed it left it, with every saved answer. */
+export interface SubmittedAttempt {
+  id: string;
+  booking_id: string;
+  session_id: string;
+  started_at: Date;
+  deadline_at: Date;
+  submitted_at: Date;
+  answers: { question_id: string; value: unknown; seq: number; saved_at: Date }[];
 }
+
+type Pending =
+  | { kind: 'answers'; rows: AnswerRow[]; resolve: (o: SaveOutcome) => void; reject: (e: unknown) => void }
+  | {
+      kind: 'submit';
+      attemptId: string;
+      reason: SubmitReason;
+      /** The closed attempt, or null when it was no longer in progress. */
+      resolve: (a: SubmittedAttempt | null) => void;
+      reject: (e: unknown) => void;
+    };
+
+const sizeOf = (p: Pending): number => (p.kind === 'answers' ? p.rows.length : 1);
 
 export interface AutosaveWriterOptions {
   flushMs: number;
@@ -68,10 +97,26 @@ export class AutosaveWriter {
   save(rows: AnswerRow[]): Promise<SaveOutcome> {
     if (this.#closed) return Promise.reject(new Error('autosave writer is closed'));
     return new Promise<SaveOutcome>((resolve, reject) => {
-      this.#queue.push({ rows, resolve, reject });
-      this.#queuedRows += rows.length;
-      this.#schedule();
+      this.#enqueue({ kind: 'answers', rows, resolve, reject });
     });
+  }
+
+  /**
+   * Close an attempt once everything queued before this call is written.
+   * Resolves with the closed attempt, or null when it was not in progress
+   * (already submitted by another request or process).
+   */
+  submit(attemptId: string, reason: SubmitReason): Promise<SubmittedAttempt | null> {
+    if (this.#closed) return Promise.reject(new Error('autosave writer is closed'));
+    return new Promise<SubmittedAttempt | null>((resolve, reject) => {
+      this.#enqueue({ kind: 'submit', attemptId, reason, resolve, reject });
+    });
+  }
+
+  #enqueue(p: Pending): void {
+    this.#queue.push(p);
+    this.#queuedRows += sizeOf(p);
+    this.#schedule();
   }
 
   #schedule(): void {
@@ -92,21 +137,16 @@ export class AutosaveWriter {
     this.#timer = undefined;
     const batch: Pending[] = [];
     let n = 0;
-    while (this.#queue.length > 0 && (n === 0 || n + this.#queue[0]!.rows.length <= this.opts.maxBatch)) {
+    while (this.#queue.length > 0 && (n === 0 || n + sizeOf(this.#queue[0]!) <= this.opts.maxBatch)) {
       const p = this.#queue.shift()!;
       batch.push(p);
-      n += p.rows.length;
+      n += sizeOf(p);
     }
     this.#queuedRows -= n;
-    const done: Promise<void> = this.#write(batch.flatMap((p) => p.rows)).then(
-      (refused) => {
-        this.opts.onBatch?.(n);
-        for (const p of batch) p.resolve({ refused });
-      },
-      (err: unknown) => {
-        for (const p of batch) p.reject(err);
-      },
-    );
+    const before = [...this.#flushing];
+    const done: Promise<void> = this.#writeBatch(batch, before).catch((err: unknown) => {
+      for (const p of batch) p.reject(err);
+    });
     const tracked = done.finally(() => {
       this.#flushing.delete(tracked);
       this.#schedule();
@@ -116,7 +156,76 @@ export class AutosaveWriter {
     if (this.#queuedRows >= this.opts.maxBatch) this.#schedule();
   }
 
-  async #write(rows: AnswerRow[]): Promise<Set<string>> {
+  async #writeBatch(batch: Pending[], before: Promise<void>[]): Promise<void> {
+    const rows: AnswerRow[] = [];
+    const submits: Extract<Pending, { kind: 'submit' }>[] = [];
+    for (const p of batch) {
+      if (p.kind === 'answers') rows.push(...p.rows);
+      else submits.push(p);
+    }
+    if (rows.length > 0) {
+      const refused = await this.#writeAnswers(rows);
+      this.opts.onBatch?.(rows.length);
+      for (const p of batch) if (p.kind === 'answers') p.resolve({ refused });
+    }
+    if (submits.length > 0) {
+      // Answers queued before these submits may sit in a batch still in flight.
+      await Promise.all(before);
+      const closed = await this.#writeSubmits(submits);
+      for (const p of submits) p.resolve(closed.get(p.attemptId.toLowerCase()) ?? null);
+    }
+  }
+
+  async #writeSubmits(submits: { attemptId: string; reason: SubmitReason }[]): Promise<Map<string, SubmittedAttempt>> {
+    const reasons = new Map<string, SubmitReason>();
+    for (const s of submits) reasons.set(s.attemptId.toLowerCase(), s.reason);
+    const ids = [...reasons.keys()];
+    const rows = await sql<Omit<SubmittedAttempt, 'answers'> & {
+      question_id: string | null;
+      value: unknown;
+      seq: number | null;
+      saved_at: Date | null;
+    }>`
+      WITH input AS (
+        SELECT * FROM unnest(${ids}::uuid[], ${[...reasons.values()]}::text[]) AS u(id, reason)
+      ), locked AS (
+        SELECT a.id FROM attempts a
+        WHERE a.id IN (SELECT id FROM input) AND a.status = 'in_progress'
+        ORDER BY a.id
+        FOR UPDATE
+      ), closed AS (
+        UPDATE attempts a SET status = 'submitted', submitted_at = now(), submit_reason = i.reason
+        FROM input i
+        WHERE a.id = i.id AND a.id IN (SELECT id FROM locked)
+        RETURNING a.id, a.booking_id, a.session_id, a.started_at, a.deadline_at, a.submitted_at
+      )
+      SELECT c.id::text AS id, c.booking_id::text AS booking_id, c.session_id::text AS session_id,
+             c.started_at, c.deadline_at, c.submitted_at, r.question_id, r.value, r.seq, r.saved_at
+      FROM closed c LEFT JOIN responses r ON r.attempt_id = c.id
+      ORDER BY c.id, r.question_id`.execute(this.db);
+    const out = new Map<string, SubmittedAttempt>();
+    for (const r of rows.rows) {
+      let a = out.get(r.id);
+      if (!a) {
+        a = {
+          id: r.id,
+          booking_id: r.booking_id,
+          session_id: r.session_id,
+          started_at: r.started_at,
+          deadline_at: r.deadline_at,
+          submitted_at: r.submitted_at,
+          answers: [],
+        };
+        out.set(r.id, a);
+      }
+      if (r.question_id !== null && r.seq !== null && r.saved_at !== null) {
+        a.answers.push({ question_id: r.question_id, value: r.value, seq: r.seq, saved_at: r.saved_at });
+      }
+    }
+    return out;
+  }
+
+  async #writeAnswers(rows: AnswerRow[]): Promise<Set<string>> {
     // Within one batch keep only the highest seq per key: a multi-row upsert
     // may not touch the same row twice.
     const latest = new Map<string, AnswerRow>();
@@ -139,6 +248,7 @@ export class AutosaveWriter {
         WHERE a.id IN (SELECT DISTINCT attempt_id FROM input)
           AND a.status = 'in_progress'
           AND now() <= a.deadline_at + make_interval(secs => ${this.opts.graceS})
+        ORDER BY a.id
         FOR SHARE
       ), valid AS (
         SELECT i.* FROM input i JOIN open_attempts o ON o.id = i.attempt_id

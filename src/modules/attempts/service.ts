@@ -12,9 +12,9 @@ import { AppError, notFound } from '../../http/errors.ts';
 import type { Principal } from '../auth/tokens.ts';
 import { parseResponse } from '../questions/model.ts';
 import { gradeAttempt } from '../questions/grading.ts';
-import { AutosaveWriter, answerKey } from './autosave.ts';
+import { AutosaveWriter, answerKey, type AnswerRow, type SubmitReason, type SubmittedAttempt } from './autosave.ts';
 import { BatchLoader } from './batch-loader.ts';
-import { PaperCache, layoutFor, renderPaper, type Layout } from './papers.ts';
+import { PaperCache, layoutFor, renderPaper, type Layout, type Paper } from './papers.ts';
 
 export const GRADING_QUEUE = 'grading';
 export const DEADLINE_QUEUE = 'attempt-deadline';
@@ -64,6 +64,8 @@ export interface AttemptView {
   answers: { questionId: string; value: unknown; seq: number; savedAt: string }[];
 }
 
+/** A submitted attempt still ungraded after this gets its grading job queued again. */
+const STRANDED_GRADING_MS = 10 * 60_000;
 /** Attempts whose facts one process keeps (~1 KB each); the oldest go first. */
 const FACTS_MAX = 200_000;
 /** Facts of closed attempts (results, late reads) are re-read after this. */
@@ -230,12 +232,11 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     };
   }
 
-  async function saveAnswers(f: AttemptFacts, answers: AnswerInput[]): Promise<{ questionId: string; seq: number }[]> {
-    if (f.status !== 'in_progress' || Date.now() > f.deadlineMs + graceS * 1000) {
-      throw new AppError('attempt_closed', 'this attempt no longer accepts answers');
-    }
-    const paper = await papers.get(f.versionId);
-    const rows = answers.map((a) => {
+  const isOpen = (f: AttemptFacts): boolean => f.status === 'in_progress' && Date.now() <= f.deadlineMs + graceS * 1000;
+
+  /** Validated rows for the writer; throws before anything is queued. */
+  function answerRows(f: AttemptFacts, paper: Paper, answers: AnswerInput[]): AnswerRow[] {
+    return answers.map((a) => {
       if (!f.questionIds.has(a.questionId)) {
         throw new AppError('validation_failed', `question ${a.questionId} is not part of this attempt`);
       }
@@ -244,6 +245,10 @@ export function createAttemptService(deps: AttemptServiceDeps) {
       if (!parsed.ok) throw new AppError('validation_failed', `answer to ${a.questionId}: ${parsed.error}`);
       return { attemptId: f.id, questionId: a.questionId, value: parsed.value, seq: a.seq };
     });
+  }
+
+  /** Queue rows for the next group commit; resolves once committed, or throws attempt_closed if refused. */
+  async function writeAnswers(f: AttemptFacts, rows: AnswerRow[]): Promise<{ questionId: string; seq: number }[]> {
     const { refused } = await writer.save(rows);
     if (rows.some((r) => refused.has(answerKey(r.attemptId, r.questionId)))) {
       facts.delete(f.id);
@@ -252,22 +257,25 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     return rows.map((r) => ({ questionId: r.questionId, seq: r.seq }));
   }
 
-  async function closeAttempt(attemptId: string, reason: 'candidate' | 'deadline'): Promise<boolean> {
-    // Answers already acknowledged are committed; anything still queued for
-    // this process is written first so the submit sees it.
-    await writer.flush();
-    const res = await db
-      .updateTable('attempts')
-      .set({ status: 'submitted', submitted_at: new Date(), submit_reason: reason })
-      .where('id', '=', attemptId)
-      .where('status', '=', 'in_progress')
-      .executeTakeFirst();
+  // Grading jobs of submits that finish in the same turn go to the queue together.
+  const grading = new BatchLoader<string, true>(async (ids) => {
+    await queue.enqueueMany(
+      GRADING_QUEUE,
+      ids.map((attemptId) => ({ name: 'grade', data: { attemptId }, opts: { idempotencyKey: `grade-${attemptId}`, priority: 1 } })),
+    );
+    return new Map(ids.map((id) => [id, true as const]));
+  });
+
+  /**
+   * Close an attempt after every answer this process acknowledged or queued
+   * for it, and queue its grading. Returns the closed attempt, or null when
+   * it was not in progress any more.
+   */
+  async function closeAttempt(attemptId: string, reason: SubmitReason): Promise<SubmittedAttempt | null> {
+    const closed = await writer.submit(attemptId, reason);
     facts.delete(attemptId.toLowerCase());
-    const changed = Number(res.numUpdatedRows) > 0;
-    if (changed) {
-      await queue.enqueue(GRADING_QUEUE, 'grade', { attemptId }, { idempotencyKey: `grade-${attemptId}`, priority: 1 });
-    }
-    return changed;
+    if (closed) await grading.load(closed.id);
+    return closed;
   }
 
   return {
@@ -365,7 +373,8 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     async save(p: Principal, attemptId: string, answers: AnswerInput[]) {
       const f = await authorize(p, attemptId);
       requireCandidate(p, f);
-      const acked = await saveAnswers(f, answers);
+      if (!isOpen(f)) throw new AppError('attempt_closed', 'this attempt no longer accepts answers');
+      const acked = await writeAnswers(f, answerRows(f, await papers.get(f.versionId), answers));
       return { acked, serverTime: new Date().toISOString() };
     },
 
@@ -373,12 +382,13 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     async submit(p: Principal, attemptId: string, answers: AnswerInput[] = []): Promise<AttemptView> {
       const f = await authorize(p, attemptId);
       requireCandidate(p, f);
-      if (answers.length > 0) {
-        const fresh = await loadFacts(attemptId);
-        if (fresh?.status === 'in_progress') await saveAnswers(fresh, answers).catch(ignoreClosed);
-      }
-      await closeAttempt(attemptId, Date.now() > f.deadlineMs + graceS * 1000 ? 'deadline' : 'candidate');
-      return view(attemptId);
+      // The last answers and the submit are queued in the same turn, so they
+      // usually share one batch; the writer writes the answers first.
+      const rows = answers.length > 0 && isOpen(f) ? answerRows(f, await papers.get(f.versionId), answers) : [];
+      const saving = rows.length > 0 ? writeAnswers(f, rows).catch(ignoreClosed) : undefined;
+      const closing = closeAttempt(f.id, Date.now() > f.deadlineMs + graceS * 1000 ? 'deadline' : 'candidate');
+      const [, closed] = await Promise.all([saving, closing]);
+      return closed ? toView({ ...closed, status: 'submitted' }, closed.answers) : view(f.id);
     },
 
     /** Job: submit an attempt still open after deadline + grace, with its saved answers. */
@@ -388,13 +398,16 @@ export function createAttemptService(deps: AttemptServiceDeps) {
       if (Date.now() < a.deadline_at.getTime() + graceS * 1000) {
         throw new Error('deadline not reached yet'); // retried later by the queue
       }
-      return closeAttempt(attemptId, 'deadline');
+      return (await closeAttempt(attemptId, 'deadline')) !== null;
     },
 
     /**
      * Safety net for the deadline jobs: submit attempts still open past
      * deadline + grace (e.g. a process died between creating the attempt and
-     * enqueuing its job). Returns how many it closed.
+     * enqueuing its job), and queue grading again for attempts submitted long
+     * ago but still ungraded (a process died between the submit's commit and
+     * its enqueue; the idempotency key makes a repeat harmless). Returns how
+     * many it closed.
      */
     async sweepExpired(limit = 500): Promise<number> {
       const rows = await db
@@ -404,9 +417,17 @@ export function createAttemptService(deps: AttemptServiceDeps) {
         .where('deadline_at', '<', new Date(Date.now() - graceS * 1000))
         .limit(limit)
         .execute();
-      let closed = 0;
-      for (const r of rows) if (await closeAttempt(r.id, 'deadline')) closed++;
-      return closed;
+      // All at once, so they share the writer's batches.
+      const closed = await Promise.all(rows.map((r) => closeAttempt(r.id, 'deadline')));
+      const stranded = await db
+        .selectFrom('attempts')
+        .select('id')
+        .where('status', '=', 'submitted')
+        .where('submitted_at', '<', new Date(Date.now() - STRANDED_GRADING_MS))
+        .limit(limit)
+        .execute();
+      await Promise.all(stranded.map((r) => grading.load(r.id)));
+      return closed.filter((a) => a !== null).length;
     },
 
     /** Job: grade a submitted attempt. Idempotent. */

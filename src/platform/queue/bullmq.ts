@@ -32,6 +32,7 @@ import {
   backoffDelay,
   resolveEnqueueOptions,
   resolveWorkerOptions,
+  type BulkJob,
   type EnqueueOptions,
   type Job,
   type JobHandler,
@@ -173,6 +174,31 @@ export function createBullmqQueue(opts: BullmqQueueOptions): JobQueue {
       if (jobId === undefined) return { id: String(added.id), created: true };
       const stored = await q.getJob(jobId);
       return { id: jobId, created: stored?.timestamp === timestamp };
+    },
+
+    async enqueueMany(queue: string, jobs: readonly BulkJob[]) {
+      if (jobs.length === 0) return;
+      const q = queueFor(queue);
+      // One MULTI for all jobs; BullMQ keeps the stored job when a jobId is taken.
+      await q.addBulk(
+        jobs.map((j) => {
+          const o = resolveEnqueueOptions(j.opts);
+          const delay = Math.min(MAX_DELAY_MS, Math.max(o.delayMs, o.runAt ? o.runAt.getTime() - Date.now() : 0));
+          return {
+            name: j.name,
+            data: j.data,
+            opts: {
+              ...(o.idempotencyKey === undefined ? {} : { jobId: idempotentJobId(o.idempotencyKey) }),
+              ...(o.priority > 0 ? { priority: o.priority } : {}),
+              ...(delay > 0 ? { delay } : {}),
+              attempts: o.maxAttempts,
+              backoff: { type: BACKOFF_TYPE, delay: o.backoffMs },
+              removeOnComplete: KEEP_COMPLETED,
+              removeOnFail: false,
+            },
+          };
+        }),
+      );
     },
 
     work(queue: string, handler: JobHandler, options: WorkerOptions = {}): QueueWorker {

@@ -298,6 +298,32 @@ for (const backend of backends) {
       assert.deepEqual(await queue.counts(name), { ...noCounts, delayed: 3 });
     });
 
+    it('stores many jobs at once, skipping idempotency keys it already knows', async () => {
+      const name = freshQueue();
+      const known = await queue.enqueue(name, 'grade', { n: 0 }, { idempotencyKey: 'grade-0', priority: 1 });
+      await queue.enqueueMany(name, []);
+      await queue.enqueueMany(name, [
+        { name: 'grade', data: { n: 0, again: true }, opts: { idempotencyKey: 'grade-0', priority: 1 } },
+        { name: 'grade', data: { n: 1 }, opts: { idempotencyKey: 'grade:1', priority: 1 } },
+        { name: 'grade', data: { n: 1, twice: true }, opts: { idempotencyKey: 'grade:1', priority: 1 } },
+        { name: 'grade', data: { n: 2 }, opts: { priority: 1 } },
+        { name: 'later', data: { n: 3 }, opts: { delayMs: 60_000 } },
+      ]);
+      assert.deepEqual(await queue.counts(name), { ...noCounts, waiting: 3, delayed: 1 });
+      await assert.rejects(queue.enqueueMany(name, [{ name: 'bad', data: {}, opts: { priority: -1 } }]), RangeError);
+
+      const seen: Job[] = [];
+      const worker = queue.work(name, handle((job) => seen.push(job)), { concurrency: 2 });
+      await waitFor('three completed', async () => (await queue.counts(name)).completed === 3);
+      await worker.close();
+      assert.deepEqual(
+        seen.map((j) => j.data).sort((a, b) => JSON.stringify(a).localeCompare(JSON.stringify(b))),
+        [{ n: 0 }, { n: 1 }, { n: 2 }],
+        'the stored job of a repeated key is the first one',
+      );
+      assert.equal((await queue.getJob(name, known.id))?.state, 'completed');
+    });
+
     it("runs a crashed worker's job again once its lease expires", async () => {
       const name = freshQueue();
       const crashing = backend.open();

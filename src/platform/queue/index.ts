@@ -36,6 +36,12 @@ export interface EnqueueOptions {
   backoffMs?: number;
 }
 
+export interface BulkJob {
+  name: string;
+  data: JsonValue;
+  opts?: EnqueueOptions;
+}
+
 export interface Job<T = JsonValue> {
   id: string;
   queue: string;
@@ -108,6 +114,12 @@ export class RetryLaterError extends Error {
 export interface JobQueue {
   readonly kind: 'sql' | 'bullmq';
   enqueue(queue: string, name: string, data: JsonValue, opts?: EnqueueOptions): Promise<{ id: string; created: boolean }>;
+  /**
+   * Store many jobs in one round trip (e.g. grading for a wave of submits).
+   * Resolves once all are stored; a job whose idempotency key is already known
+   * to the queue, or repeats one earlier in the list, is skipped.
+   */
+  enqueueMany(queue: string, jobs: readonly BulkJob[]): Promise<void>;
   work(queue: string, handler: JobHandler, opts?: WorkerOptions): QueueWorker;
   getJob(queue: string, id: string): Promise<JobInfo | null>;
   counts(queue: string): Promise<QueueCounts>;

@@ -28,6 +28,7 @@ import {
   backoffDelay,
   resolveEnqueueOptions,
   resolveWorkerOptions,
+  type BulkJob,
   type EnqueueOptions,
   type Job,
   type JobHandler,
@@ -459,6 +460,31 @@ export function createSqlQueue(db: Db, opts: SqlQueueOptions = {}): JobQueue {
         if (existing) return { id: existing.id, created: false };
       }
       throw new Error(`enqueue on ${queue}: idempotency key ${o.idempotencyKey} kept conflicting with a vanishing job`);
+    },
+
+    async enqueueMany(queue: string, jobs: readonly BulkJob[]) {
+      if (closed) throw new Error('queue is closed');
+      if (jobs.length === 0) return;
+      const rows = jobs.map((j) => {
+        const o = resolveEnqueueOptions(j.opts);
+        return {
+          queue,
+          name: j.name,
+          data: JSON.stringify(j.data),
+          priority: o.priority,
+          run_at: sql<Date>`GREATEST(${fromNow(o.delayMs)}, ${o.runAt?.toISOString() ?? null}::timestamptz)`,
+          max_attempts: o.maxAttempts,
+          backoff_ms: o.backoffMs,
+          idempotency_key: o.idempotencyKey ?? null,
+        };
+      });
+      // ON CONFLICT DO NOTHING also skips a key repeated within this one statement.
+      await k
+        .insertInto('jobs')
+        .values(rows)
+        .onConflict((oc) => oc.columns(['queue', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing())
+        .execute();
+      nudge(queue);
     },
 
     work(queue: string, handler: JobHandler, options: WorkerOptions = {}): QueueWorker {
