@@ -5,43 +5,43 @@
  * of thousands of attempts for the first time within a minute; this turns a
  * query per request into a handful of queries per second.
  */
+import { TurnBuffer } from '../../lib/turn-buffer.ts';
+
+type Waiter<V> = { resolve: (v: V | undefined) => void; reject: (e: unknown) => void };
+
 export class BatchLoader<K, V> {
-  #pending = new Map<K, { resolve: (v: V | undefined) => void; reject: (e: unknown) => void }[]>();
-  #scheduled = false;
+  #pending = new Map<K, Waiter<V>[]>();
+  readonly #keys: TurnBuffer<{ key: K; waiters: Waiter<V>[] }>;
 
   constructor(
     /** Returns the values found; keys missing from the map resolve to undefined. */
-    private readonly loadMany: (keys: K[]) => Promise<Map<K, V>>,
-    private readonly maxBatch = 500,
-  ) {}
+    loadMany: (keys: K[]) => Promise<Map<K, V>>,
+    maxBatch = 500,
+  ) {
+    this.#keys = new TurnBuffer((chunk) => {
+      loadMany(chunk.map((c) => c.key)).then(
+        (found) => {
+          for (const c of chunk) for (const w of c.waiters) w.resolve(found.get(c.key));
+        },
+        (err: unknown) => {
+          for (const c of chunk) for (const w of c.waiters) w.reject(err);
+        },
+      );
+    }, maxBatch);
+  }
 
   load(key: K): Promise<V | undefined> {
     return new Promise((resolve, reject) => {
       const waiting = this.#pending.get(key);
-      if (waiting) waiting.push({ resolve, reject });
-      else this.#pending.set(key, [{ resolve, reject }]);
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => this.#dispatch());
+      if (waiting) {
+        waiting.push({ resolve, reject });
+        return;
       }
+      const waiters = [{ resolve, reject }];
+      this.#pending.set(key, waiters);
+      this.#keys.push({ key, waiters });
+      // Later loads of this key join until the turn is over and the query is sent.
+      setImmediate(() => this.#pending.delete(key));
     });
-  }
-
-  #dispatch(): void {
-    this.#scheduled = false;
-    const all = this.#pending;
-    this.#pending = new Map();
-    const keys = [...all.keys()];
-    for (let i = 0; i < keys.length; i += this.maxBatch) {
-      const batch = keys.slice(i, i + this.maxBatch);
-      this.loadMany(batch).then(
-        (found) => {
-          for (const k of batch) for (const w of all.get(k)!) w.resolve(found.get(k));
-        },
-        (err: unknown) => {
-          for (const k of batch) for (const w of all.get(k)!) w.reject(err);
-        },
-      );
-    }
   }
 }

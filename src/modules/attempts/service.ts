@@ -6,6 +6,7 @@ import { randomInt } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/db/schema.ts';
+import { EnqueueBatcher } from '../../platform/queue/batcher.ts';
 import type { JobQueue } from '../../platform/queue/index.ts';
 import type { Metrics } from '../../platform/metrics.ts';
 import { AppError, notFound } from '../../http/errors.ts';
@@ -257,13 +258,13 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     return rows.map((r) => ({ questionId: r.questionId, seq: r.seq }));
   }
 
-  // Grading jobs of submits that finish in the same turn go to the queue together.
-  const grading = new BatchLoader<string, true>(async (ids) => {
-    await queue.enqueueMany(
-      GRADING_QUEUE,
-      ids.map((attemptId) => ({ name: 'grade', data: { attemptId }, opts: { idempotencyKey: `grade-${attemptId}`, priority: 1 } })),
-    );
-    return new Map(ids.map((id) => [id, true as const]));
+  // Deadline and grading jobs of requests finishing in the same turn go to the queue together.
+  const deadlines = new EnqueueBatcher(queue, DEADLINE_QUEUE);
+  const grading = new EnqueueBatcher(queue, GRADING_QUEUE);
+  const gradeJob = (attemptId: string) => ({
+    name: 'grade',
+    data: { attemptId },
+    opts: { idempotencyKey: `grade-${attemptId}`, priority: 1 },
   });
 
   /**
@@ -274,7 +275,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
   async function closeAttempt(attemptId: string, reason: SubmitReason): Promise<SubmittedAttempt | null> {
     const closed = await writer.submit(attemptId, reason);
     facts.delete(attemptId.toLowerCase());
-    if (closed) await grading.load(closed.id);
+    if (closed) await grading.add(gradeJob(closed.id));
     return closed;
   }
 
@@ -332,12 +333,11 @@ export function createAttemptService(deps: AttemptServiceDeps) {
         return view(raced.id);
       }
       const id = inserted.id;
-      await queue.enqueue(
-        DEADLINE_QUEUE,
-        'auto-submit',
-        { attemptId: id },
-        { runAt: new Date(deadline.getTime() + graceS * 1000), idempotencyKey: `deadline-${id}`, priority: 1 },
-      );
+      await deadlines.add({
+        name: 'auto-submit',
+        data: { attemptId: id },
+        opts: { runAt: new Date(deadline.getTime() + graceS * 1000), idempotencyKey: `deadline-${id}`, priority: 1 },
+      });
       const row = {
         id,
         booking_id: b.id,
@@ -426,7 +426,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
         .where('submitted_at', '<', new Date(Date.now() - STRANDED_GRADING_MS))
         .limit(limit)
         .execute();
-      await Promise.all(stranded.map((r) => grading.load(r.id)));
+      await Promise.all(stranded.map((r) => grading.add(gradeJob(r.id))));
       return closed.filter((a) => a !== null).length;
     },
 
