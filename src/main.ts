@@ -27,7 +27,9 @@ commands:
 
 async function main(argv: string[]): Promise<void> {
   const [command = 'all', ...rest] = argv;
-  if (command === '--help' || command === '-h' || command === 'help') {
+  const wantsHelp = (a: string): boolean => a === '--help' || a === '-h';
+  // loadtest and capacity have their own, longer help.
+  if (command === 'help' || wantsHelp(command) || (command !== 'loadtest' && command !== 'capacity' && rest.some(wantsHelp))) {
     process.stdout.write(USAGE);
     return;
   }
@@ -79,14 +81,15 @@ async function main(argv: string[]): Promise<void> {
           out: { type: 'string' },
         },
       });
+      const options = {
+        candidates: positive(values.candidates, 'candidates'),
+        districts: positive(values.districts, 'districts'),
+        sessionsPerDistrict: positive(values.sessions, 'sessions'),
+        outFile: values.out,
+      };
       const ctx = await createContext(config);
       try {
-        const summary = await seedLoad(ctx, {
-          candidates: positive(values.candidates, 'candidates'),
-          districts: positive(values.districts, 'districts'),
-          sessionsPerDistrict: positive(values.sessions, 'sessions'),
-          outFile: values.out,
-        });
+        const summary = await seedLoad(ctx, options);
         process.stdout.write(`${JSON.stringify(summary)}\n`);
       } finally {
         await ctx.close();
@@ -189,6 +192,12 @@ async function run(config: Config, role: 'all' | 'serve' | 'worker'): Promise<vo
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
+  // An unknown option or a missing value: say which, and how to call, not a stack trace.
+  const code = (err as { code?: unknown } | null)?.code;
+  if (err instanceof Error && typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
+    process.stderr.write(`${err.message}\n\n${USAGE}`);
+    process.exit(2);
+  }
   process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
   process.exit(1);
 });
