@@ -30,6 +30,7 @@ import { createUploadSlots } from './modules/materials/slots.ts';
 import { createReportService, type ReportService } from './modules/reports/service.ts';
 import { createOperationsService, type OperationsService } from './modules/operations/service.ts';
 import { QUEUES } from './modules/operations/schema.ts';
+import { LoadGate } from './lib/load-gate.ts';
 import { registerJobHandlers } from './modules/jobs.ts';
 
 export interface DemoAccount {
@@ -67,8 +68,12 @@ export interface AppContext {
   demoAccounts: DemoAccount[];
   /** Each check: 'ok' or what went wrong. */
   readiness(): Promise<Record<string, string>>;
-  /** Start job workers in this process (roles `worker` and `all`). */
-  startWorkers(): void;
+  /**
+   * Start job workers in this process (roles `worker` and `all`). `besideHttp`:
+   * this process also answers requests (`all`), so gradings wait while its
+   * event loop is busy.
+   */
+  startWorkers(opts?: { besideHttp?: boolean }): void;
   /** Flush pending writes, stop workers, close pools — in that order. */
   close(): Promise<void>;
 }
@@ -273,8 +278,10 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       ]);
       return checks;
     },
-    startWorkers() {
-      workers.push(...registerJobHandlers(ctx, config.worker));
+    startWorkers(opts = {}) {
+      const gate = opts.besideHttp ? new LoadGate() : undefined;
+      if (gate) workers.push({ close: async () => gate.close() });
+      workers.push(...registerJobHandlers(ctx, config.worker, gate));
     },
     async close() {
       if (closed) return;

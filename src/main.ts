@@ -168,7 +168,7 @@ async function run(config: Config, role: 'all' | 'serve' | 'worker'): Promise<vo
     ctx.log.info('shutdown complete');
   });
 
-  if (role !== 'serve') ctx.startWorkers();
+  if (role !== 'serve') ctx.startWorkers({ besideHttp: role === 'all' });
   if (app) {
     const sockets = clientSocketLimit();
     if (sockets) app.server.maxConnections = sockets;

@@ -2,6 +2,7 @@
  * Background job handlers, started in the `worker` and `all` roles.
  * Every handler is idempotent: the queue delivers at least once.
  */
+import type { LoadGate } from '../lib/load-gate.ts';
 import type { JobQueue, QueueWorker } from '../platform/queue/index.ts';
 import { DEADLINE_QUEUE, GRADING_QUEUE, type AttemptService } from './attempts/service.ts';
 import { PIPELINE_QUEUE } from './materials/pipeline.ts';
@@ -22,6 +23,8 @@ const SWEEP_EVERY_MS = 60_000;
 export function registerJobHandlers(
   ctx: { queue: JobQueue; attempts: AttemptService; materials: MaterialService; log: { error(o: object, msg: string): void } },
   opts: { concurrency: number; leaseMs: number },
+  /** In a process that also answers requests: gradings wait while it is busy (submits come first). */
+  gate?: LoadGate,
 ): QueueWorker[] {
   // Every worker sweeps now and then; closing an attempt is idempotent, so
   // several workers sweeping at once only repeat a cheap query.
@@ -34,6 +37,7 @@ export function registerJobHandlers(
     ctx.queue.work(
       GRADING_QUEUE,
       async (job) => {
+        await gate?.whenCalm();
         await ctx.attempts.grade(attemptId(job.data));
       },
       opts,

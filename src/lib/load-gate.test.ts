@@ -1,0 +1,80 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { LoadGate } from './load-gate.ts';
+
+/** Keeps the event loop ~90 % busy until stopped, like a process answering a storm of requests. */
+function keepBusy(): () => void {
+  const timer = setInterval(() => {
+    const until = Date.now() + 45;
+    while (Date.now() < until) {
+      // busy
+    }
+  }, 5);
+  return () => clearInterval(timer);
+}
+
+describe('LoadGate', () => {
+  it('lets work through at once while the loop is idle', async () => {
+    const gate = new LoadGate({ sampleMs: 20 });
+    await sleep(60);
+    assert.equal(gate.state, 'idle');
+    let passed = false;
+    await gate.whenCalm().then(() => (passed = true));
+    assert.equal(passed, true);
+    gate.close();
+  });
+
+  it('holds work back while the loop is busy and releases it when the load ends', async () => {
+    const gate = new LoadGate({ sampleMs: 20, maxWaitMs: 60_000 });
+    const stop = keepBusy();
+    await sleep(150);
+    assert.equal(gate.state, 'busy', 'a ~90 % busy loop is busy');
+    let passed = false;
+    const waiting = gate.whenCalm().then(() => (passed = true));
+    await sleep(300);
+    assert.equal(passed, false, 'held while busy');
+    stop();
+    await waiting;
+    assert.equal(passed, true);
+    gate.close();
+  });
+
+  it('lets a few through per sample while the loop is in use but has room', async () => {
+    const gate = new LoadGate({ sampleMs: 50, perSample: 2, maxWaitMs: 60_000 });
+    // ~30 % busy: 15 ms of work every 50 ms.
+    const timer = setInterval(() => {
+      const until = Date.now() + 15;
+      while (Date.now() < until) {
+        // busy
+      }
+    }, 50);
+    try {
+      await sleep(200);
+      assert.equal(gate.state, 'room');
+      const order: number[] = [];
+      const all = Array.from({ length: 6 }, (_, i) => gate.whenCalm().then(() => order.push(i)));
+      await new Promise((r) => setImmediate(r));
+      // Two pass at once; one sample may fall due in the same turn and let two more go.
+      assert.ok(order.length >= 2 && order.length <= 4, `2 per sample, ${order.length} passed`);
+      await Promise.all(all);
+      assert.deepEqual(order, [0, 1, 2, 3, 4, 5], 'in arrival order');
+    } finally {
+      clearInterval(timer);
+      gate.close();
+    }
+  });
+
+  it('never holds work longer than maxWaitMs', async () => {
+    const gate = new LoadGate({ sampleMs: 20, maxWaitMs: 200 });
+    const stop = keepBusy();
+    try {
+      await sleep(100);
+      await gate.whenCalm(); // resolves although the loop stays busy
+      assert.equal(gate.state, 'busy');
+    } finally {
+      stop();
+      gate.close();
+    }
+  });
+});
