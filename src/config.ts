@@ -40,6 +40,7 @@ export const envSchema = z.object({
   DATABASE_POOL_MAX: int(1, 500).default(10),
   DATABASE_STATEMENT_TIMEOUT_MS: int(0, 600_000).default(10_000),
   DATABASE_SLOW_QUERY_MS: int(1, 600_000).default(250),
+  DATABASE_PREPARED_STATEMENTS: bool.default(true),
 
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
   REDIS_PREFIX: z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'letters, digits, _ . - only').default('examday'),
@@ -102,7 +103,8 @@ export interface Config {
   dataDir: string;
   /** `requests`: one line per request; otherwise only errors and requests slower than slowRequestMs. */
   log: { level: Env['LOG_LEVEL']; requests: boolean; slowRequestMs: number };
-  db: { url: string | undefined; poolMax: number; statementTimeoutMs: number; slowQueryMs: number };
+  /** preparedStatements: each query shape planned once per connection (off behind PgBouncer < 1.21 in transaction mode). */
+  db: { url: string | undefined; poolMax: number; statementTimeoutMs: number; slowQueryMs: number; preparedStatements: boolean };
   /** `prefix` namespaces every key, so several deployments (or test runs) can share one Redis. */
   redis: { url: string | undefined; prefix: string };
   auth: {
@@ -178,6 +180,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       url: e.DATABASE_URL,
       poolMax: e.DATABASE_POOL_MAX,
       statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
+      preparedStatements: e.DATABASE_PREPARED_STATEMENTS,
       slowQueryMs: e.DATABASE_SLOW_QUERY_MS,
     },
     redis: { url: e.REDIS_URL, prefix: e.REDIS_PREFIX },

@@ -299,7 +299,13 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 async function openDb(config: Config, opts: DbOptions): Promise<Db> {
   if (config.db.url) {
     const { openPostgres } = await import('./platform/db/postgres.ts');
-    return openPostgres({ ...opts, url: config.db.url, poolMax: config.db.poolMax, statementTimeoutMs: config.db.statementTimeoutMs });
+    return openPostgres({
+      ...opts,
+      url: config.db.url,
+      poolMax: config.db.poolMax,
+      statementTimeoutMs: config.db.statementTimeoutMs,
+      preparedStatements: config.db.preparedStatements,
+    });
   }
   const { openPglite } = await import('./platform/db/pglite.ts');
   const dir = path.join(config.dataDir, 'pgdata');
