@@ -7,6 +7,7 @@ const benches: Record<string, () => Promise<{ run(): Promise<object> }>> = {
   pdf: () => import('./pdf.ts'),
   loadtest: () => import('./loadtest.ts'),
   pipeline: () => import('./pipeline.ts'),
+  endpoints: () => import('./endpoints.ts'),
 };
 
 const asked = process.argv.slice(2).filter((a) => !a.startsWith('-'));
