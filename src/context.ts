@@ -310,7 +310,7 @@ async function openDb(config: Config, opts: DbOptions): Promise<Db> {
   const { openPglite } = await import('./platform/db/pglite.ts');
   const dir = path.join(config.dataDir, 'pgdata');
   await mkdir(dir, { recursive: true });
-  return openPglite({ ...opts, dataDir: dir });
+  return openPglite({ ...opts, dataDir: dir, preparedStatements: config.db.preparedStatements });
 }
 
 async function openBlobStore(config: Config): Promise<BlobStore> {

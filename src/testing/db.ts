@@ -13,7 +13,7 @@ import path from 'node:path';
 import pg from 'pg';
 import type { Db } from '../platform/db/index.ts';
 import { listMigrations, migrate } from '../platform/db/migrate.ts';
-import { openPglite } from '../platform/db/pglite.ts';
+import { openPglite, type PgliteOptions } from '../platform/db/pglite.ts';
 import { openPostgres } from '../platform/db/postgres.ts';
 
 export interface DbTarget {
@@ -48,9 +48,9 @@ async function loadPgliteTemplate(): Promise<Blob> {
   }
 }
 
-export async function openTestPglite(): Promise<Db> {
+export async function openTestPglite(opts: Pick<PgliteOptions, 'preparedStatements'> = {}): Promise<Db> {
   pgliteTemplate ??= loadPgliteTemplate();
-  return openPglite({ ...quiet, loadDataDir: await pgliteTemplate });
+  return openPglite({ ...quiet, ...opts, loadDataDir: await pgliteTemplate });
 }
 
 function withDatabase(url: string, database: string): string {

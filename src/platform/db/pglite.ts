@@ -5,7 +5,7 @@
  * PGlite has a single connection, so the Kysely driver below hands it to one
  * caller at a time (a FIFO mutex); a transaction holds it from BEGIN to COMMIT.
  */
-import { PGlite } from '@electric-sql/pglite';
+import { PGlite, parse, protocol, type Results } from '@electric-sql/pglite';
 import {
   CompiledQuery,
   Kysely,
@@ -42,28 +42,109 @@ class Mutex {
   }
 }
 
+/** Query shapes kept as named statements; past this, new shapes run unnamed (bounds the backend's memory). */
+const MAX_NAMED = 1000;
+/** Statements with more parameters are variable-length lists (`IN (…)` of a batch): not worth naming. */
+const MAX_NAMED_PARAMS = 32;
+
+interface Prepared {
+  name: string;
+  /** Parameter types as PostgreSQL inferred them: they pick each value's text serializer. */
+  paramTypes: number[];
+}
+
+/**
+ * The one connection. Each query shape is parsed once as a named statement
+ * and then only bound and executed, all in one protocol round (Bind,
+ * Describe, Execute, Sync): `PGlite.query` parses, plans and describes every
+ * query anew in six rounds, and on the exam-day paths that was most of a
+ * request's time.
+ */
 class PgliteConnection implements DatabaseConnection {
-  constructor(private readonly pg: PGlite) {}
+  readonly #prepared = new Map<string, Prepared>();
+  constructor(
+    private readonly pg: PGlite,
+    private readonly named: boolean,
+  ) {}
+
   async executeQuery<R>(query: CompiledQuery): Promise<QueryResult<R>> {
-    const res = await this.pg.query<R>(query.sql, query.parameters as unknown[], { rowMode: 'object' });
+    const params = query.parameters;
+    const stmt = await this.#prepare(query.sql, params.length);
+    const res = stmt
+      ? await this.#execute<R>(stmt, params)
+      : await this.pg.query<R>(query.sql, [...params], { rowMode: 'object' });
     const affected = res.affectedRows;
     return {
       rows: res.rows,
       ...(affected !== undefined ? { numAffectedRows: BigInt(affected) } : {}),
     };
   }
+
+  async #prepare(sql: string, params: number): Promise<Prepared | undefined> {
+    const known = this.#prepared.get(sql);
+    if (known || !this.named || params > MAX_NAMED_PARAMS || this.#prepared.size >= MAX_NAMED) return known;
+    const name = `s${this.#prepared.size + 1}`;
+    // A statement that does not parse throws here and is not remembered.
+    const { messages } = await this.pg.execProtocol(
+      concat([protocol.serialize.parse({ name, text: sql }), protocol.serialize.describe({ type: 'S', name }), protocol.serialize.sync()]),
+      { syncToFs: false },
+    );
+    const stmt = { name, paramTypes: parse.parseDescribeStatementResults(messages) };
+    this.#prepared.set(sql, stmt);
+    return stmt;
+  }
+
+  async #execute<R>(stmt: Prepared, params: readonly unknown[]): Promise<Results<R>> {
+    const values = params.map((v, i) => {
+      if (v === null || v === undefined) return null;
+      const serialize = this.pg.serializers[stmt.paramTypes[i] ?? 0];
+      if (serialize) return serialize(v);
+      return asText(v);
+    });
+    const { messages } = await this.pg.execProtocol(
+      concat([
+        protocol.serialize.bind({ statement: stmt.name, values }),
+        protocol.serialize.describe({ type: 'P' }),
+        protocol.serialize.execute({}),
+        protocol.serialize.sync(),
+      ]),
+    );
+    return parse.parseResults(messages, this.pg.parsers, { rowMode: 'object' })[0] as Results<R>;
+  }
+
   // eslint-disable-next-line require-yield
   async *streamQuery<R>(): AsyncIterableIterator<QueryResult<R>> {
     throw new Error('streaming queries are not supported on the embedded database');
   }
 }
 
+/** A value whose parameter type has no serializer (text, uuid, …). */
+function asText(v: unknown): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean' || typeof v === 'bigint') return String(v);
+  if (v instanceof Date) return v.toISOString();
+  return JSON.stringify(v);
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
 class PgliteDriver implements Driver {
   readonly mutex = new Mutex();
   readonly #releases = new WeakMap<DatabaseConnection, () => void>();
   readonly #conn: PgliteConnection;
-  constructor(private readonly pg: PGlite) {
-    this.#conn = new PgliteConnection(pg);
+  constructor(
+    private readonly pg: PGlite,
+    named: boolean,
+  ) {
+    this.#conn = new PgliteConnection(pg, named);
   }
   async init(): Promise<void> {
     await this.pg.waitReady;
@@ -104,6 +185,8 @@ export interface PgliteOptions extends DbOptions {
   dataDir?: string;
   /** A `dumpDataDir()` tarball to start from (tests load a migrated template: ~1 s instead of ~6 s initdb). */
   loadDataDir?: Blob;
+  /** Parse each query shape once as a named statement (default true; false sends every query through `PGlite.query`). */
+  preparedStatements?: boolean;
 }
 
 export async function openPglite(opts: PgliteOptions): Promise<Db & { dump(): Promise<Blob> }> {
@@ -113,7 +196,7 @@ export async function openPglite(opts: PgliteOptions): Promise<Db & { dump(): Pr
     parsers: { 20: asString, 1700: asString },
   });
   await pg.waitReady;
-  const driver = new PgliteDriver(pg);
+  const driver = new PgliteDriver(pg, opts.preparedStatements ?? true);
   const dialect: Dialect = {
     createAdapter: () => new PostgresAdapter(),
     createDriver: () => driver,
