@@ -85,6 +85,34 @@ for (const target of dbTargets()) {
       assert.ok(rows.every((x) => x.code_hash !== accessCode && /^[0-9a-f]{64}$/.test(x.code_hash)));
     });
 
+    it('refuses expired, revoked and disabled access codes without storing a session; a valid one stores exactly one', async () => {
+      const kysely = t.ctx.db.kysely;
+      const make = () => t.ctx.users.createCandidateWithCode({ name: 'Cand', email: null, district: 'north' });
+      const sessions = async (userId: string) =>
+        (await kysely.selectFrom('refresh_tokens').select('id').where('user_id', '=', userId).execute()).length;
+      const expired = await make();
+      await kysely.updateTable('access_codes').set({ expires_at: new Date(Date.now() - 1000) }).where('user_id', '=', expired.user.id).execute();
+      const revoked = await make();
+      await kysely.updateTable('access_codes').set({ revoked_at: new Date() }).where('user_id', '=', revoked.user.id).execute();
+      const disabled = await make();
+      await kysely.updateTable('users').set({ disabled_at: new Date() }).where('id', '=', disabled.user.id).execute();
+      for (const c of [expired, revoked, disabled]) {
+        const r = await post('/auth/access-code', { code: c.accessCode });
+        assert.equal(r.statusCode, 401, r.body);
+        assert.equal((r.json() as { code: string }).code, 'invalid_credentials');
+        assert.equal(await sessions(c.user.id), 0);
+      }
+
+      const valid = await make();
+      await kysely.updateTable('access_codes').set({ expires_at: new Date(Date.now() + 60_000) }).where('user_id', '=', valid.user.id).execute();
+      const ok = await post('/auth/access-code', { code: valid.accessCode });
+      assert.equal(ok.statusCode, 200, ok.body);
+      assert.equal(await sessions(valid.user.id), 1);
+      // The stored refresh token is the one handed out: it rotates.
+      const refreshed = await post('/auth/refresh', { refreshToken: (ok.json() as { refreshToken: string }).refreshToken });
+      assert.equal(refreshed.statusCode, 200, refreshed.body);
+    });
+
     it('rate limits sign-in attempts per identity with Retry-After', async () => {
       let last = await post('/auth/login', { email: 'limited@example.org', password: 'wrong' });
       for (let i = 0; i < 6; i++) last = await post('/auth/login', { email: 'limited@example.org', password: 'wrong' });

@@ -4,7 +4,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
-import type { Kysely } from 'kysely';
+import { sql, type Kysely } from 'kysely';
 import type { Database, Role } from '../../platform/db/schema.ts';
 import { AppError } from '../../http/errors.ts';
 import { hashAccessCode, newRefreshToken, sha256, type Principal, type TokenService } from './tokens.ts';
@@ -28,10 +28,21 @@ export const hashPassword = (password: string): Promise<string> => argonHash(pas
 export function createAuthService(deps: { db: Kysely<Database>; tokens: TokenService; refreshTtlS: number }) {
   const { db, tokens, refreshTtlS } = deps;
 
-  async function issue(
-    user: { id: string; role: Role; name: string; email: string | null; district: string | null },
-    familyId: string = randomUUID(),
-  ): Promise<Session> {
+  type SessionUser = { id: string; role: Role; name: string; email: string | null; district: string | null };
+
+  /** The session for a user whose refresh token (in clear) has just been stored. */
+  function sessionFor(user: SessionUser, refreshToken: string): Session {
+    const principal: Principal = { id: user.id, role: user.role, district: user.district };
+    return {
+      accessToken: tokens.sign(principal),
+      tokenType: 'Bearer',
+      expiresIn: tokens.accessTtlS,
+      refreshToken,
+      user: { id: user.id, role: user.role, name: user.name, email: user.email, district: user.district },
+    };
+  }
+
+  async function issue(user: SessionUser, familyId: string = randomUUID()): Promise<Session> {
     const refreshToken = newRefreshToken();
     await db
       .insertInto('refresh_tokens')
@@ -42,14 +53,7 @@ export function createAuthService(deps: { db: Kysely<Database>; tokens: TokenSer
         expires_at: new Date(Date.now() + refreshTtlS * 1000),
       })
       .execute();
-    const principal: Principal = { id: user.id, role: user.role, district: user.district };
-    return {
-      accessToken: tokens.sign(principal),
-      tokenType: 'Bearer',
-      expiresIn: tokens.accessTtlS,
-      refreshToken,
-      user: { id: user.id, role: user.role, name: user.name, email: user.email, district: user.district },
-    };
+    return sessionFor(user, refreshToken);
   }
 
   const userColumns = ['id', 'role', 'name', 'email', 'district', 'password_hash', 'disabled_at'] as const;
@@ -69,17 +73,34 @@ export function createAuthService(deps: { db: Kysely<Database>; tokens: TokenSer
       return issue(user);
     },
 
+    /**
+     * One statement, one round trip: the code is looked up and, when it is
+     * valid, the refresh token stored in the same statement. At 09:00 every
+     * candidate signs in within a minute, and a second round trip per
+     * sign-in was a third of its database time.
+     */
     async loginWithAccessCode(code: string): Promise<Session> {
-      const row = await db
-        .selectFrom('access_codes as c')
-        .innerJoin('users as u', 'u.id', 'c.user_id')
-        .select([...userColumns.map((c) => `u.${c}` as const), 'c.booking_id', 'c.expires_at', 'c.revoked_at'])
-        .where('c.code_hash', '=', hashAccessCode(code))
-        .executeTakeFirst();
-      if (!row || row.revoked_at || row.disabled_at || (row.expires_at && row.expires_at < new Date())) {
+      const now = new Date();
+      const refreshToken = newRefreshToken();
+      const r = await sql<SessionUser & { disabled_at: Date | null; booking_id: string | null; expires_at: Date | null; revoked_at: Date | null; issued: boolean }>`
+        WITH c AS (
+          SELECT u.id, u.role, u.name, u.email, u.district, u.disabled_at, c.booking_id, c.expires_at, c.revoked_at
+          FROM access_codes c JOIN users u ON u.id = c.user_id
+          WHERE c.code_hash = ${hashAccessCode(code)}
+        ), t AS (
+          INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)
+          SELECT c.id, ${randomUUID()}::uuid, ${sha256(refreshToken)}, ${new Date(now.getTime() + refreshTtlS * 1000)}::timestamptz
+          FROM c
+          WHERE c.revoked_at IS NULL AND c.disabled_at IS NULL AND (c.expires_at IS NULL OR c.expires_at >= ${now}::timestamptz)
+          RETURNING user_id
+        )
+        SELECT c.*, EXISTS (SELECT 1 FROM t) AS issued FROM c`.execute(db);
+      const row = r.rows[0];
+      if (!row || row.revoked_at || row.disabled_at || (row.expires_at && row.expires_at < now)) {
         throw new AppError('invalid_credentials', 'the access code is not valid; check it and try again');
       }
-      return { ...(await issue(row)), bookingId: row.booking_id };
+      if (!row.issued) throw new Error('a valid access code was found but no refresh token was stored');
+      return { ...sessionFor(row, refreshToken), bookingId: row.booking_id };
     },
 
     /** Rotate: the presented token is used up and a new one issued in the same family. Reuse revokes the family. */
