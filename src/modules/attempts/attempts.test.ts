@@ -108,6 +108,33 @@ for (const target of dbTargets()) {
       assert.equal(r.body.code, 'session_not_open');
     });
 
+    it('starts once however often it is asked, only for the booking holder, never on a cancelled booking, and ends with the session', async () => {
+      // The session closes in 5 minutes, before the paper's 10-minute limit: the deadline is the session's end.
+      const sessionId = await openSession(10, -60_000, 6 * 60_000);
+      const endsAt = Date.now() - 60_000 + 6 * 60_000;
+      const c = await t.candidate('north');
+      const bookingId = await book(c, sessionId);
+      const other = await t.candidate('north');
+      assert.equal((await api(other, 'POST', `/bookings/${bookingId}/attempt`)).status, 404);
+
+      const starts = await Promise.all(Array.from({ length: 5 }, () => api(c, 'POST', `/bookings/${bookingId}/attempt`)));
+      assert.ok(starts.every((r) => r.status === 200), JSON.stringify(starts.map((r) => r.body)));
+      assert.equal(new Set(starts.map((r) => r.body.id)).size, 1, 'every concurrent start returns the same attempt');
+      const rows = await t.ctx.db.kysely.selectFrom('attempts').select(['deadline_at', 'booking_id']).where('booking_id', '=', bookingId).execute();
+      assert.equal(rows.length, 1);
+      assert.ok(Math.abs(rows[0]!.deadline_at.getTime() - endsAt) < 5_000, `deadline ${rows[0]!.deadline_at.toISOString()} is the session's end`);
+      assert.equal(starts[0]!.body.bookingId, bookingId);
+
+      const c2 = await t.candidate('north');
+      const cancelled = await book(c2, sessionId);
+      const cancel = await api(c2, 'DELETE', `/bookings/${cancelled}`);
+      assert.equal(cancel.status, 200, JSON.stringify(cancel.body));
+      const refused = await api(c2, 'POST', `/bookings/${cancelled}/attempt`);
+      assert.equal(refused.status, 409);
+      assert.equal(refused.body.code, 'conflict');
+      assert.equal((await t.ctx.db.kysely.selectFrom('attempts').select('id').where('booking_id', '=', cancelled).execute()).length, 0);
+    });
+
     it('runs a whole attempt: start, paper, autosave, resume, submit, grading, result', async () => {
       const sessionId = await openSession();
       const c = await t.candidate('north');
