@@ -26,6 +26,7 @@ export const envSchema = z.object({
   EXAMDAY_DATA_DIR: z.string().min(1).default('./data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PUBLIC_URL: z.string().optional(),
+  HTTP_ACCEPT_LANES: int(0, 64).default(4),
   WEB_CONCURRENCY: z.string().regex(/^(auto|[1-9]\d?)$/, 'a number of API processes (1-99) or "auto" (one per CPU)').default('1'),
   LOG_REQUESTS: bool.default(false),
   LOG_SLOW_REQUEST_MS: int(1, 600_000).default(1000),
@@ -87,7 +88,8 @@ export const envSchema = z.object({
 export type Env = z.infer<typeof envSchema>;
 
 export interface Config {
-  http: { port: number; host: string; publicUrl: string | undefined };
+  /** acceptLanes: extra descriptors of the listening socket, each accepting one connection per event-loop turn (src/http/accept-lanes.ts). */
+  http: { port: number; host: string; publicUrl: string | undefined; acceptLanes: number };
   /** API processes for `serve`/`all` (node:cluster when more than one). */
   processes: number | 'auto';
   /**
@@ -165,7 +167,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
   if (Boolean(e.S3_ACCESS_KEY_ID) !== Boolean(e.S3_SECRET_ACCESS_KEY)) problems.push('S3_SECRET_ACCESS_KEY: give both S3_ACCESS_KEY_ID and S3_SECRET_ACCESS_KEY, or neither');
   if (problems.length) throw new ConfigError(problems);
   return {
-    http: { port: e.PORT, host: e.HOST, publicUrl: e.PUBLIC_URL },
+    http: { port: e.PORT, host: e.HOST, publicUrl: e.PUBLIC_URL, acceptLanes: e.HTTP_ACCEPT_LANES },
     processes: e.WEB_CONCURRENCY === 'auto' ? 'auto' : Number(e.WEB_CONCURRENCY),
     workerNice: e.WORKER_NICE,
     shed: {

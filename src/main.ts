@@ -8,6 +8,7 @@ import { getPriority, setPriority } from 'node:os';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createContext, type AppContext } from './context.ts';
 import { buildApp } from './http/app.ts';
+import { openAcceptLanes, type AcceptLanes } from './http/accept-lanes.ts';
 import { clientSocketLimit, clusterProblem, isClusterWorker, processCount, runCluster } from './cluster.ts';
 import { seedDemo, seedLoad } from './modules/demo/seed.ts';
 
@@ -136,6 +137,9 @@ function positive(v: string | undefined, name: string): number {
   return n;
 }
 
+/** Connections the kernel queues for accept (capped by net.core.somaxconn). */
+const LISTEN_BACKLOG = 4096;
+
 async function run(config: Config, role: 'all' | 'serve' | 'worker'): Promise<void> {
   // A process that only runs jobs yields the CPU to the API processes on the
   // same machine: at the end of an exam thousands of submits and their
@@ -150,6 +154,7 @@ async function run(config: Config, role: 'all' | 'serve' | 'worker'): Promise<vo
   const ctx: AppContext = await createContext(config);
   if (config.seedDemo && role !== 'worker') await seedDemo(ctx);
   const app = role === 'worker' ? undefined : await buildApp(ctx);
+  let lanes: AcceptLanes | undefined;
 
   // SIGTERM/SIGINT: stop accepting, drain in-flight requests (Fastify close),
   // flush pending autosaves, stop workers, close pools.
@@ -162,7 +167,9 @@ async function run(config: Config, role: 'all' | 'serve' | 'worker'): Promise<vo
   closeWithGrace({ delay: 20_000, logger: graceLog, ...(inCluster ? { skip: ['SIGINT' as const] } : {}) }, async ({ signal, err }) => {
     if (err) ctx.log.error({ err }, 'fatal error, shutting down');
     else ctx.log.info({ signal }, 'shutting down');
+    await lanes?.close();
     await app?.close();
+    if (lanes && !(await lanes.drained(10_000))) ctx.log.warn('connections accepted through lanes still open after 10 s');
     ctx.log.info('http server closed; flushing writes and closing pools');
     await ctx.close();
     ctx.log.info('shutdown complete');
@@ -175,7 +182,14 @@ async function run(config: Config, role: 'all' | 'serve' | 'worker'): Promise<vo
     // At 09:00 tens of thousands connect at once; Node's default accept queue
     // (511) overflows and the kernel silently drops connections that the client
     // then retries seconds later. The kernel caps this at net.core.somaxconn.
-    await app.listen({ port: config.http.port, host: config.http.host, backlog: 4096 });
+    await app.listen({ port: config.http.port, host: config.http.host, backlog: LISTEN_BACKLOG });
+    // A busy process accepts one connection per event-loop turn per listener; the sign-in storm needs more.
+    lanes = await openAcceptLanes(app.server, { lanes: config.http.acceptLanes, backlog: LISTEN_BACKLOG, ...(sockets ? { maxConnections: sockets } : {}) }).catch(
+      (err: unknown) => {
+        ctx.log.warn({ err }, 'accept lanes not opened; accepting on the one listener');
+        return undefined;
+      },
+    );
     const shown = config.http.host === '0.0.0.0' || config.http.host === '::' ? 'localhost' : config.http.host;
     const base = config.http.publicUrl ?? `http://${shown}:${config.http.port}`;
     // In a cluster the primary announces once for all its workers.
