@@ -32,6 +32,10 @@ import { createOperationsService, type OperationsService } from './modules/opera
 import { QUEUES } from './modules/operations/schema.ts';
 import { LoadGate } from './lib/load-gate.ts';
 import { registerJobHandlers } from './modules/jobs.ts';
+import { keepPlannerStats } from './platform/db/planner-stats.ts';
+
+/** How often a worker compares table sizes with the planner's statistics (platform/db/planner-stats.ts). */
+const PLANNER_STATS_EVERY_MS = 2_000;
 
 export interface DemoAccount {
   role: string;
@@ -282,6 +286,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       const gate = opts.besideHttp ? new LoadGate() : undefined;
       if (gate) workers.push({ close: async () => gate.close() });
       workers.push(...registerJobHandlers(ctx, config.worker, gate));
+      // One keeper per worker process; several analyzing the same table at once is harmless.
+      workers.push(keepPlannerStats(k, { everyMs: PLANNER_STATS_EVERY_MS, log }));
     },
     async close() {
       if (closed) return;
