@@ -4,6 +4,7 @@
  */
 import type { LoadGate } from '../lib/load-gate.ts';
 import type { JobQueue, QueueWorker } from '../platform/queue/index.ts';
+import { parseDeadlineJob } from './attempts/deadlines.ts';
 import { DEADLINE_QUEUE, GRADING_QUEUE, type AttemptService } from './attempts/service.ts';
 import { PIPELINE_QUEUE } from './materials/pipeline.ts';
 import type { MaterialService } from './materials/service.ts';
@@ -45,7 +46,9 @@ export function registerJobHandlers(
     ctx.queue.work(
       DEADLINE_QUEUE,
       async (job) => {
-        await ctx.attempts.autoSubmit(attemptId(job.data));
+        const d = parseDeadlineJob(job.data);
+        if ('attemptId' in d) await ctx.attempts.autoSubmit(d.attemptId);
+        else await ctx.attempts.autoSubmitDue(d.sessionId, d.dueBy);
       },
       opts,
     ),

@@ -244,6 +244,39 @@ for (const target of dbTargets()) {
       assert.equal(graded.score, 1);
     });
 
+    it('queues one deadline job for a session window, which closes those attempts once their grace is over', async () => {
+      // The session ends in 5 minutes, before the paper's time limit: every attempt's deadline is its end.
+      const sessionId = await openSession(10, -60_000, 5 * 60_000);
+      const before = await t.ctx.queue.counts('attempt-deadline');
+      const started: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const c = await t.candidate('north');
+        const r = await api(c, 'POST', `/bookings/${await book(c, sessionId)}/attempt`);
+        assert.ok(r.status < 300, JSON.stringify(r.body));
+        started.push(r.body.id as string);
+      }
+      const queued = await t.ctx.queue.counts('attempt-deadline');
+      assert.equal(queued.delayed + queued.waiting - before.delayed - before.waiting, 1, 'three starts, one window, one job');
+
+      const setDeadline = (ids: string[], at: Date) =>
+        t.ctx.db.kysely.updateTable('attempts').set({ deadline_at: at }).where('id', 'in', ids).execute();
+      // Two are past deadline + grace; the third only just reached its deadline.
+      await setDeadline(started.slice(0, 2), new Date(Date.now() - 60_000));
+      await setDeadline(started.slice(2), new Date());
+      await assert.rejects(t.ctx.attempts.autoSubmitDue(sessionId, new Date().toISOString()), /not reached/);
+      const rows = await t.ctx.db.kysely.selectFrom('attempts').select(['id', 'status', 'submit_reason']).where('session_id', '=', sessionId).execute();
+      const byId = new Map(rows.map((r) => [r.id, r]));
+      for (const id of started.slice(0, 2)) {
+        assert.notEqual(byId.get(id)!.status, 'in_progress');
+        assert.equal(byId.get(id)!.submit_reason, 'deadline');
+      }
+      assert.equal(byId.get(started[2]!)!.status, 'in_progress', 'still inside its grace window');
+      // The queue's retry, once the grace is over: nothing left to close.
+      await setDeadline(started.slice(2), new Date(Date.now() - 60_000));
+      assert.equal(await t.ctx.attempts.autoSubmitDue(sessionId, new Date().toISOString()), 1);
+      assert.equal(await t.ctx.attempts.autoSubmitDue(sessionId, new Date().toISOString()), 0);
+    });
+
     it('sweeps attempts whose deadline job never ran', async () => {
       const sessionId = await openSession();
       const c = await t.candidate('north');

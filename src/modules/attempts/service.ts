@@ -15,6 +15,7 @@ import { parseResponse } from '../questions/model.ts';
 import { gradeAttempt } from '../questions/grading.ts';
 import { AutosaveWriter, answerKey, type AnswerRow, type SubmitReason, type SubmittedAttempt } from './autosave.ts';
 import { BatchLoader } from './batch-loader.ts';
+import { DeadlineScheduler } from './deadlines.ts';
 import { PaperCache, layoutFor, renderPaper, type Layout, type Paper } from './papers.ts';
 
 export const GRADING_QUEUE = 'grading';
@@ -259,7 +260,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
   }
 
   // Deadline and grading jobs of requests finishing in the same turn go to the queue together.
-  const deadlines = new EnqueueBatcher(queue, DEADLINE_QUEUE);
+  const deadlines = new DeadlineScheduler(new EnqueueBatcher(queue, DEADLINE_QUEUE), graceS);
   const grading = new EnqueueBatcher(queue, GRADING_QUEUE);
   const gradeJob = (attemptId: string) => ({
     name: 'grade',
@@ -279,7 +280,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     return closed;
   }
 
-  /** Queue the deadline's auto-submit and remember a new attempt's facts; the view to answer with. */
+  /** Make sure the deadline's auto-submit is queued and remember a new attempt's facts; the view to answer with. */
   async function started(row: {
     id: string;
     booking_id: string;
@@ -290,11 +291,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     started_at: Date;
     deadline_at: Date;
   }): Promise<AttemptView> {
-    await deadlines.add({
-      name: 'auto-submit',
-      data: { attemptId: row.id },
-      opts: { runAt: new Date(row.deadline_at.getTime() + graceS * 1000), idempotencyKey: `deadline-${row.id}`, priority: 1 },
-    });
+    await deadlines.schedule(row.session_id, row.deadline_at);
     const full = { ...row, status: 'in_progress' as const, submitted_at: null };
     // The paper and the first autosaves usually follow on this process.
     remember(await factsFrom(full));
@@ -416,6 +413,33 @@ export function createAttemptService(deps: AttemptServiceDeps) {
         throw new Error('deadline not reached yet'); // retried later by the queue
       }
       return (await closeAttempt(attemptId, 'deadline')) !== null;
+    },
+
+    /**
+     * Job: submit the session's attempts still open whose deadline is at or
+     * before `dueBy` (deadlines.ts), a thousand at a time so they share the
+     * writer's batches. Throws (the queue retries) while some of them are
+     * still inside their grace window. Returns how many it closed.
+     */
+    async autoSubmitDue(sessionId: string, dueBy: string): Promise<number> {
+      const due = new Date(Math.min(Date.parse(dueBy), Date.now() - graceS * 1000));
+      const open = (before: Date) =>
+        db
+          .selectFrom('attempts')
+          .select('id')
+          .where('session_id', '=', sessionId)
+          .where('status', '=', 'in_progress')
+          .where('deadline_at', '<=', before)
+          .limit(1000)
+          .execute();
+      let closed = 0;
+      for (let rows = await open(due); rows.length > 0; rows = await open(due)) {
+        const done = (await Promise.all(rows.map((r) => closeAttempt(r.id, 'deadline')))).filter((a) => a !== null).length;
+        closed += done;
+        if (done === 0) break; // closed meanwhile by their candidates or another worker
+      }
+      if ((await open(new Date(dueBy))).length > 0) throw new Error('deadline not reached yet'); // retried later by the queue
+      return closed;
     },
 
     /**
