@@ -39,6 +39,7 @@ export const envSchema = z.object({
 
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   DATABASE_POOL_MAX: int(1, 500).default(10),
+  DATABASE_POOL_MIN: int(0, 500).optional(),
   DATABASE_STATEMENT_TIMEOUT_MS: int(0, 600_000).default(10_000),
   DATABASE_SLOW_QUERY_MS: int(1, 600_000).default(250),
   DATABASE_PREPARED_STATEMENTS: bool.default(true),
@@ -106,7 +107,7 @@ export interface Config {
   /** `requests`: one line per request; otherwise only errors and requests slower than slowRequestMs. */
   log: { level: Env['LOG_LEVEL']; requests: boolean; slowRequestMs: number };
   /** preparedStatements: each query shape planned once per connection (off behind PgBouncer < 1.21 in transaction mode). */
-  db: { url: string | undefined; poolMax: number; statementTimeoutMs: number; slowQueryMs: number; preparedStatements: boolean };
+  db: { url: string | undefined; poolMax: number; poolMin: number; statementTimeoutMs: number; slowQueryMs: number; preparedStatements: boolean };
   /** `prefix` namespaces every key, so several deployments (or test runs) can share one Redis. */
   redis: { url: string | undefined; prefix: string };
   auth: {
@@ -181,6 +182,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
     db: {
       url: e.DATABASE_URL,
       poolMax: e.DATABASE_POOL_MAX,
+      poolMin: Math.min(e.DATABASE_POOL_MIN ?? e.DATABASE_POOL_MAX, e.DATABASE_POOL_MAX),
       statementTimeoutMs: e.DATABASE_STATEMENT_TIMEOUT_MS,
       preparedStatements: e.DATABASE_PREPARED_STATEMENTS,
       slowQueryMs: e.DATABASE_SLOW_QUERY_MS,

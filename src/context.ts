@@ -309,6 +309,7 @@ async function openDb(config: Config, opts: DbOptions): Promise<Db> {
       ...opts,
       url: config.db.url,
       poolMax: config.db.poolMax,
+      poolMin: config.db.poolMin,
       statementTimeoutMs: config.db.statementTimeoutMs,
       preparedStatements: config.db.preparedStatements,
     });

@@ -59,3 +59,43 @@ describe('PostgreSQL adapter: prepared statements', { skip: url ? false : 'DATAB
     }
   });
 });
+
+describe('PostgreSQL adapter: kept connections', { skip: url ? false : 'DATABASE_URL not set' }, () => {
+  let created: { url: string; drop(): Promise<void> };
+  before(async () => {
+    created = await createTestPostgresDatabase(url!);
+  });
+  after(() => created.drop());
+
+  const open = (poolMin: number | undefined): Promise<Db> =>
+    openPostgres({ url: created.url, poolMax: 4, poolMin, statementTimeoutMs: 0, slowQueryMs: 60_000 });
+
+  async function serverSide(db: Db): Promise<number> {
+    const r = await sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'examday'`.execute(
+      db.kysely,
+    );
+    return r.rows[0]!.n;
+  }
+
+  it('opens the kept connections at start, and only one (the reachability check) without', async () => {
+    const warm = await open(3);
+    try {
+      assert.equal(warm.poolStats().total, 3);
+      assert.equal(await serverSide(warm), 3, 'the query reuses a kept connection');
+    } finally {
+      await warm.close();
+    }
+    const cold = await open(undefined);
+    try {
+      assert.equal(cold.poolStats().total, 1);
+    } finally {
+      await cold.close();
+    }
+  });
+
+  it('fails at start, with nothing left open, when the server is unreachable', async () => {
+    const u = new URL(created.url);
+    u.port = '1';
+    await assert.rejects(openPostgres({ url: u.toString(), poolMax: 4, poolMin: 3, statementTimeoutMs: 0, slowQueryMs: 60_000 }), /ECONNREFUSED/);
+  });
+});

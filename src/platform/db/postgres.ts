@@ -19,6 +19,13 @@ import { queryLogger } from './kysely-log.ts';
 export interface PostgresOptions extends DbOptions {
   url: string;
   poolMax: number;
+  /**
+   * Connections opened at start and kept however long they idle (default 0:
+   * opened on demand, closed after 30 s idle). Exam day begins with a storm
+   * after a quiet hour; warm connections spare it the connection setup and
+   * keep their prepared statements.
+   */
+  poolMin?: number;
   statementTimeoutMs: number;
   applicationName?: string;
   /** Name each query shape so PostgreSQL plans it once per connection (default false). */
@@ -66,7 +73,10 @@ export async function openPostgres(opts: PostgresOptions): Promise<Db> {
   const pool = new pg.Pool({
     connectionString: opts.url,
     max: opts.poolMax,
+    min: Math.min(opts.poolMin ?? 0, opts.poolMax),
     idleTimeoutMillis: 30_000,
+    // Kept connections idle for hours; keepalives stop a firewall or NAT from silently dropping them.
+    keepAlive: true,
     connectionTimeoutMillis: 10_000,
     application_name: opts.applicationName ?? 'examday',
     ...(opts.statementTimeoutMs > 0 ? { statement_timeout: opts.statementTimeoutMs } : {}),
@@ -77,9 +87,16 @@ export async function openPostgres(opts: PostgresOptions): Promise<Db> {
     dialect: new PostgresDialect({ pool: opts.preparedStatements ? preparingPool(pool) : pool }),
     log: queryLogger(opts),
   });
-  // Fail at boot, not on the first request, when the server is unreachable.
-  const client = await pool.connect();
-  client.release();
+  // Fail at boot, not on the first request, when the server is unreachable; open the kept connections now.
+  const opened = await Promise.allSettled(
+    Array.from({ length: Math.max(1, Math.min(opts.poolMin ?? 0, opts.poolMax)) }, () => pool.connect()),
+  );
+  for (const o of opened) if (o.status === 'fulfilled') o.value.release();
+  const failed = opened.find((o) => o.status === 'rejected');
+  if (failed) {
+    await pool.end();
+    throw failed.reason;
+  }
   return {
     kind: 'postgres',
     kysely,
