@@ -30,6 +30,9 @@ Load goes to this machine only (loopback targets).
   --jitter F             autosave interval jitter, fraction (default ${DEFAULTS.autosaveJitter})
   --reload-share F       share of candidates that reload mid-exam and resume (default ${DEFAULTS.reloadShare})
   --booking-first        candidates book a seat before starting (default: pre-booked)
+  --warmup N             before the run, N more candidates take a 20 s exam, not counted
+                         (default with --embedded: 10 % of --candidates up to 2,000, so a
+                         server started seconds ago is as warm as a running one; else 0)
   --codes FILE           use candidates from \`examday seed --out FILE\` instead of seeding
   --database-url URL     the target's PostgreSQL (default DATABASE_URL): seeding and the lost-answers check
   --pglite               with --embedded: use PGlite even when a database URL is set
@@ -68,6 +71,7 @@ const options = {
   jitter: { type: 'string' },
   'reload-share': { type: 'string' },
   'booking-first': { type: 'boolean', default: false },
+  warmup: { type: 'string' },
   codes: { type: 'string' },
   'database-url': { type: 'string' },
   pglite: { type: 'boolean', default: false },
@@ -130,6 +134,7 @@ export function parseLoadtestArgs(args: string[], config: Pick<Config, 'db' | 'r
     autosaveJitter: num(v.jitter, 'jitter', DEFAULTS.autosaveJitter, { min: 0, max: 0.9 }),
     reloadShare: num(v['reload-share'], 'reload-share', DEFAULTS.reloadShare, { min: 0, max: 1 }),
     bookingFirst: v['booking-first'],
+    warmupCandidates: optional(v.warmup, 'warmup', { int: true, min: 0, max: 100_000 }),
     procs: optional(v.procs, 'procs', { int: true, min: 1, max: 64 }),
     serverProcesses: optional(v['server-processes'], 'server-processes', { int: true, min: 1, max: 64 }),
     sourceAddresses: optional(v['source-addresses'], 'source-addresses', { int: true, min: 1, max: 250 }),

@@ -64,7 +64,7 @@ describe('examday loadtest', () => {
     const r = await cli([
       'loadtest', '--embedded', '--pglite', '--data-dir', dataDir,
       '--candidates', '30', '--duration', '10', '--storm', '2', '--autosave-every', '1',
-      '--reload-share', '0.3', '--procs', '2', '--report-dir', path.join(dir, 'reports'), '--json',
+      '--reload-share', '0.3', '--procs', '2', '--warmup', '2', '--report-dir', path.join(dir, 'reports'), '--json',
     ]);
     assert.equal(r.code, 0, r.stderr);
     const lines = r.stdout.trim().split('\n');
@@ -78,6 +78,9 @@ describe('examday loadtest', () => {
     assert.equal(s.lost_answers, 0, JSON.stringify(s.lost_answers_examples));
     assert.equal(s.candidates_submitted, 30);
     assert.equal(s.resume_mismatches, 0);
+    const warmup = s.warmup as { candidates: number; submitted: number; errors: number; lost_answers: number };
+    assert.deepEqual({ ...warmup, requests: undefined }, { candidates: 2, submitted: 2, errors: 0, lost_answers: 0, requests: undefined }, 'the warm-up is reported apart');
+    assert.match(r.stderr, /warming up: 2 candidates/);
     assert.ok((s.requests as number) > 30 * 7, `requests ${String(s.requests)}`);
     assert.ok((s.acked_answers as number) > 30, `acked ${String(s.acked_answers)}`);
     assert.ok((s.autosave_p99_ms as number) > 0 && (s.paper_p99_ms as number) > 0);

@@ -191,6 +191,14 @@ ${table(
     ['reloaded and resumed', summary.resumes],
     ['resumes missing an acknowledged answer', summary.resume_mismatches],
     ['idle keep-alive connections re-opened', summary.stale_reconnects],
+    ...(summary.warmup
+      ? [
+          [
+            'warm-up before the run (not counted above)',
+            `${summary.warmup.candidates} candidates, ${summary.warmup.requests} requests, ${summary.warmup.errors} errors, ${summary.warmup.submitted} submitted, lost answers ${summary.warmup.lost_answers ?? 'not checked'}`,
+          ],
+        ]
+      : []),
   ],
   ['', ''],
 )}

@@ -56,6 +56,13 @@ export interface LoadtestOptions {
   seed: number;
   serverLogLevel: string;
   serverEnv?: Record<string, string> | undefined;
+  /**
+   * Extra candidates that sign in, save and submit within `WARMUP` before the
+   * run and are not counted. Default: with `embedded`, 10 % of the candidates
+   * up to 2,000 (a server started seconds ago has cold JIT, caches and
+   * connections, which a deployment on exam day has not); else 0.
+   */
+  warmupCandidates?: number | undefined;
   /** Called with each progress line (once a second) and notes. */
   log: (line: string) => void;
 }
@@ -91,6 +98,13 @@ export class UsageError extends Error {
 }
 
 const perProcess = (n: number): number => Math.max(1, Math.ceil(n / 15_000));
+
+/** The warm-up: a short exam of its own, with autosaves every 4 s. */
+export const WARMUP = { stormS: 10, durationS: 20, submitWindowS: 4, drainS: 10, autosaveEveryS: 4 } as const;
+
+export function warmupCandidates(o: Pick<LoadtestOptions, 'warmupCandidates' | 'embedded' | 'candidates'>): number {
+  return o.warmupCandidates ?? (o.embedded ? Math.min(2000, Math.ceil(o.candidates / 10)) : 0);
+}
 
 async function readCodes(file: string, n: number): Promise<CandidateSeed[]> {
   const text = await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
@@ -139,19 +153,23 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
   let deployment: Deployment | undefined;
   let runTag: string | undefined;
   let keepTemps = false;
+  const warmupN = warmupCandidates(o);
+  const seeded = o.candidates + warmupN;
   try {
-    // Candidates.
+    // Candidates (the warm-up's come first).
     let candidates: CandidateSeed[];
     if (o.codesFile) {
-      candidates = await readCodes(o.codesFile, o.candidates);
+      candidates = await readCodes(o.codesFile, seeded);
     } else if (db) {
-      o.log(`seeding ${o.candidates.toLocaleString('en-US')} candidates in ${describeDatabase(db)}…`);
+      o.log(
+        `seeding ${o.candidates.toLocaleString('en-US')} candidates${warmupN ? ` + ${warmupN.toLocaleString('en-US')} for the warm-up` : ''} in ${describeDatabase(db)}…`,
+      );
       const handle = await openDatabase(db);
       const rows: LoadCandidate[] = [];
       try {
         const s = await seedLoad(
           { db: handle },
-          { candidates: o.candidates, districts: o.districts, sessionsPerDistrict: o.sessionsPerDistrict, bookingFirst: o.bookingFirst },
+          { candidates: seeded, districts: o.districts, sessionsPerDistrict: o.sessionsPerDistrict, bookingFirst: o.bookingFirst },
           rows,
         );
         runTag = s.runTag;
@@ -189,6 +207,33 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
 
     const procs = o.procs ?? perProcess(o.candidates);
     const addrs = sourceAddresses(target, o.candidates, o.sourceAddresses);
+    const scenario = {
+      host: target.address,
+      port: target.port,
+      hostHeader: target.hostHeader,
+      basePath: target.basePath,
+      stormS: o.stormS,
+      durationS: o.durationS,
+      submitWindowS: o.submitWindowS,
+      drainS: o.drainS,
+      autosaveEveryS: o.autosaveEveryS,
+      autosaveJitter: o.autosaveJitter,
+      reloadShare: o.reloadShare,
+      bookingFirst: o.bookingFirst,
+      timeoutMs: o.timeoutMs,
+      sourceAddresses: addrs,
+      seed: o.seed,
+    };
+    let warmup: LoadtestSummary['warmup'];
+    let warmupAcked: AckedChunk[] = [];
+    if (warmupN > 0) {
+      o.log(`warming up: ${warmupN.toLocaleString('en-US')} candidates sign in, save and submit within ${WARMUP.durationS} s (not counted)…`);
+      const w = await runLoad({ procs: 1, candidates: candidates.slice(0, warmupN), config: { ...scenario, ...WARMUP }, onSecond: () => undefined });
+      warmupAcked = w.acked;
+      warmup = { candidates: warmupN, requests: w.aggregate.requests(), errors: w.aggregate.errors(), submitted: w.totals.submitted, lost_answers: null };
+      o.log(`warmed up: ${warmup.requests.toLocaleString('en-US')} requests, ${warmup.errors} errors, ${warmup.submitted} submitted`);
+    }
+    candidates = candidates.slice(warmupN);
     if (target.family === 6 && o.candidates > 25_000) {
       o.log('note: an IPv6 loopback target has one source address (~28,000 ports); use 127.0.0.1 for more candidates');
     }
@@ -204,23 +249,7 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
     const outcome: LoadOutcome = await runLoad({
       procs,
       candidates,
-      config: {
-        host: target.address,
-        port: target.port,
-        hostHeader: target.hostHeader,
-        basePath: target.basePath,
-        stormS: o.stormS,
-        durationS: o.durationS,
-        submitWindowS: o.submitWindowS,
-        drainS: o.drainS,
-        autosaveEveryS: o.autosaveEveryS,
-        autosaveJitter: o.autosaveJitter,
-        reloadShare: o.reloadShare,
-        bookingFirst: o.bookingFirst,
-        timeoutMs: o.timeoutMs,
-        sourceAddresses: addrs,
-        seed: o.seed,
-      },
+      config: scenario,
       onStart: (at) => (startAt = at),
       onSecond: (p) => o.log(progressLine(p, o.candidates, o.durationS)),
     });
@@ -239,6 +268,7 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
       const handle = await openDatabase(db);
       try {
         lost = await checkLostAnswers(handle.kysely, outcome.acked);
+        if (warmup) warmup.lost_answers = (await checkLostAnswers(handle.kysely, warmupAcked)).lost_answers;
         if (runTag && !o.keepData && db.kind === 'postgres') await dropLoad(handle.kysely, runTag);
       } finally {
         await handle.close();
@@ -259,6 +289,7 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
       target: o.embedded ? `embedded (${target.url.origin})` : target.url.origin,
       database: db ? (db.kind === 'pglite' ? 'pglite' : 'postgres') : 'unknown',
       embedded: o.embedded,
+      warmup,
       settings: {
         candidates: o.candidates,
         districts: o.districts,
@@ -270,6 +301,7 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
         autosave_jitter: o.autosaveJitter,
         reload_share: o.reloadShare,
         booking_first: o.bookingFirst,
+        warmup_candidates: warmupN,
         generator_procs: procs,
         server_processes: o.embedded ? (db?.kind === 'postgres' ? (o.serverProcesses ?? perProcess(o.candidates)) : 1) : 'external',
         source_addresses: addrs.length || 1,

@@ -65,6 +65,8 @@ export interface LoadtestSummary {
   event_loop_p99_max_ms?: number | undefined;
   db_pool_waiting_max?: number | undefined;
   settings: Record<string, string | number | boolean>;
+  /** Candidates run before the measured run to warm the server up; counted nowhere else. */
+  warmup?: { candidates: number; requests: number; errors: number; submitted: number; lost_answers: number | null } | undefined;
   report?: string;
 }
 
@@ -80,6 +82,7 @@ export interface SummaryInput {
   database: string;
   embedded: boolean;
   settings: Record<string, string | number | boolean>;
+  warmup?: LoadtestSummary['warmup'];
 }
 
 function steadyRate(series: SecondPoint[], steady: { from: number; to: number }, f: (p: SecondPoint) => number): number {
@@ -135,6 +138,7 @@ export function buildSummary(i: SummaryInput): LoadtestSummary {
     stale_reconnects: agg.staleReconnects,
     connections_opened: totals.connects,
     generator_lag_max_ms: Math.max(0, ...series.map((p) => p.generatorLagMs)),
+    ...(i.warmup ? { warmup: i.warmup } : {}),
     ...(i.resources
       ? {
           cpu_cores: i.resources.meanCores,
