@@ -90,7 +90,10 @@ class JobStore {
   async claim(queue: string, lockedBy: string, limit: number, leaseMs: number): Promise<ClaimedRow[]> {
     // "No priority" is stored as 0 and runs first (BullMQ's rule); run_at then id keep FIFO within a
     // priority. jobs_claim_idx (0002) has exactly this order, so a claim reads a few index entries
-    // instead of sorting the whole ready backlog.
+    // instead of sorting the whole ready backlog. The limit is written into the SQL, not bound:
+    // a named statement's generic plan cannot see a bound LIMIT, assumes a tenth of the
+    // backlog, and hash-joins a scan of every job (measured: 19 ms instead of 0.5 ms per
+    // claim with 8,900 jobs on PGlite, run on the event loop).
     const { rows } = await sql<ClaimedRow>`
       UPDATE jobs
          SET status = 'active', attempts = attempts + 1, locked_by = ${lockedBy}, locked_until = ${fromNow(leaseMs)}
@@ -98,7 +101,7 @@ class JobStore {
          SELECT id FROM jobs
           WHERE queue = ${queue} AND status = 'waiting' AND run_at <= now()
           ORDER BY (priority = 0) DESC, priority, run_at, id
-          LIMIT ${limit}::integer
+          LIMIT ${sql.lit(Math.max(1, Math.floor(limit)))}
           FOR UPDATE SKIP LOCKED)
       RETURNING id, name, data, attempts, max_attempts, backoff_ms`.execute(this.k);
     return rows;
