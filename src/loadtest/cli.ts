@@ -31,8 +31,8 @@ Load goes to this machine only (loopback targets).
   --reload-share F       share of candidates that reload mid-exam and resume (default ${DEFAULTS.reloadShare})
   --booking-first        candidates book a seat before starting (default: pre-booked)
   --warmup N             before the run, N more candidates take a 20 s exam, not counted
-                         (default with --embedded: 10 % of --candidates up to 2,000, so a
-                         server started seconds ago is as warm as a running one; else 0)
+                         (default 0; e.g. 10 % of --candidates to warm up a server that
+                         --embedded started seconds ago)
   --codes FILE           use candidates from \`examday seed --out FILE\` instead of seeding
   --database-url URL     the target's PostgreSQL (default DATABASE_URL): seeding and the lost-answers check
   --pglite               with --embedded: use PGlite even when a database URL is set

@@ -58,9 +58,8 @@ export interface LoadtestOptions {
   serverEnv?: Record<string, string> | undefined;
   /**
    * Extra candidates that sign in, save and submit within `WARMUP` before the
-   * run and are not counted. Default: with `embedded`, 10 % of the candidates
-   * up to 2,000 (a server started seconds ago has cold JIT, caches and
-   * connections, which a deployment on exam day has not); else 0.
+   * run and are not counted (default 0). A server started seconds ago has cold
+   * JIT, caches and connections, which a deployment on exam day has not.
    */
   warmupCandidates?: number | undefined;
   /** Called with each progress line (once a second) and notes. */
@@ -102,8 +101,8 @@ const perProcess = (n: number): number => Math.max(1, Math.ceil(n / 15_000));
 /** The warm-up: a short exam of its own, with autosaves every 4 s. */
 export const WARMUP = { stormS: 10, durationS: 20, submitWindowS: 4, drainS: 10, autosaveEveryS: 4 } as const;
 
-export function warmupCandidates(o: Pick<LoadtestOptions, 'warmupCandidates' | 'embedded' | 'candidates'>): number {
-  return o.warmupCandidates ?? (o.embedded ? Math.min(2000, Math.ceil(o.candidates / 10)) : 0);
+export function warmupCandidates(o: Pick<LoadtestOptions, 'warmupCandidates'>): number {
+  return o.warmupCandidates ?? 0;
 }
 
 async function readCodes(file: string, n: number): Promise<CandidateSeed[]> {
