@@ -324,6 +324,14 @@ for (const backend of backends) {
       assert.equal((await queue.getJob(name, known.id))?.state, 'completed');
     });
 
+    it('stores more jobs in one call than one statement can bind, a key repeated across them once', async () => {
+      const name = freshQueue();
+      const jobs = Array.from({ length: 8000 }, (_, n) => ({ name: 'grade', data: { n }, opts: { idempotencyKey: `g-${n}`, priority: 1 } }));
+      jobs.push({ name: 'grade', data: { n: -1 }, opts: { idempotencyKey: 'g-0', priority: 1 } });
+      await queue.enqueueMany(name, jobs);
+      assert.deepEqual(await queue.counts(name), { ...noCounts, waiting: 8000 });
+    });
+
     it("runs a crashed worker's job again once its lease expires", async () => {
       const name = freshQueue();
       const crashing = backend.open();

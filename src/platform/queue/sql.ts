@@ -54,6 +54,8 @@ const RECLAIM_EVERY_MS = 1000;
 /** After a database error, back off instead of hammering a database that is down. */
 const ERROR_PAUSE_MS = 1000;
 const MAX_ERROR_CHARS = 4000;
+/** A job row binds 9 parameters; PostgreSQL allows 65,535 per statement. */
+const MAX_ROWS_PER_INSERT = 5000;
 const MAX_DELAY_MS = 2 ** 31 - 1;
 const JOB_ID = /^\d{1,18}$/;
 
@@ -481,12 +483,22 @@ export function createSqlQueue(db: Db, opts: SqlQueueOptions = {}): JobQueue {
           idempotency_key: o.idempotencyKey ?? null,
         };
       });
-      // ON CONFLICT DO NOTHING also skips a key repeated within this one statement.
-      await k
-        .insertInto('jobs')
-        .values(rows)
-        .onConflict((oc) => oc.columns(['queue', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing())
-        .execute();
+      // ON CONFLICT DO NOTHING also skips a key repeated within one statement, or in an
+      // earlier statement of the same transaction.
+      const insert = (db: Kysely<Database>, chunk: typeof rows) =>
+        db
+          .insertInto('jobs')
+          .values(chunk)
+          .onConflict((oc) => oc.columns(['queue', 'idempotency_key']).where('idempotency_key', 'is not', null).doNothing())
+          .execute();
+      if (rows.length <= MAX_ROWS_PER_INSERT) {
+        await insert(k, rows);
+      } else {
+        // One statement binds at most 65,535 parameters: a very large batch is several, all or none.
+        await k.transaction().execute(async (tx) => {
+          for (let i = 0; i < rows.length; i += MAX_ROWS_PER_INSERT) await insert(tx, rows.slice(i, i + MAX_ROWS_PER_INSERT));
+        });
+      }
       nudge(queue);
     },
 
