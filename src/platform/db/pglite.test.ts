@@ -1,5 +1,8 @@
 /** The PGlite adapter's named statements: each shape parsed once, values and results as `PGlite.query` gives them. */
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { describe, it } from 'node:test';
 import { sql } from 'kysely';
 import { openTestPglite } from '../../testing/db.ts';
@@ -81,5 +84,35 @@ describe('PGlite adapter: named statements', () => {
       for (let i = 0; i < 2; i++) await assert.rejects(sql`SELEC ${1}`.execute(db.kysely), (err: { code?: string }) => err.code === '42601');
       assert.equal((await sql<{ one: number }>`SELECT ${1}::int AS one`.execute(db.kysely)).rows[0]?.one, 1);
     });
+  });
+});
+
+describe('PGlite adapter: turns with I/O', () => {
+  it('a long chain of awaited queries lets a waiting HTTP request be answered before it ends', async () => {
+    // PGlite answers in the same turn of the event loop; without turns this
+    // chain would run all its queries before the server saw the request.
+    const server = createServer((_req, res) => res.end('ok'));
+    server.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    const { port } = server.address() as AddressInfo;
+    try {
+      await withDb(true, async (db) => {
+        let answered = false;
+        const reply = fetch(`http://127.0.0.1:${port}/`).then(async (r) => {
+          await r.text();
+          answered = true;
+        });
+        let queries = 0;
+        const limit = 50_000;
+        while (!answered && queries < limit) {
+          await sql`SELECT ${queries}::int AS n`.execute(db.kysely);
+          queries++;
+        }
+        await reply;
+        assert.ok(queries < limit, `the request was answered only after all ${limit} queries`);
+      });
+    } finally {
+      server.close();
+    }
   });
 });
