@@ -113,6 +113,37 @@ for (const target of dbTargets()) {
       assert.equal(refreshed.statusCode, 200, refreshed.body);
     });
 
+    it('signs in a burst of candidates arriving together, each with their own answer and session', async () => {
+      const kysely = t.ctx.db.kysely;
+      const make = () => t.ctx.users.createCandidateWithCode({ name: 'Burst', email: null, district: 'south' });
+      const valid = await Promise.all(Array.from({ length: 6 }, make));
+      const revoked = await make();
+      await kysely.updateTable('access_codes').set({ revoked_at: new Date() }).where('user_id', '=', revoked.user.id).execute();
+      // Interleaved in one turn, so they share one statement: valid, unknown, revoked, and one code twice.
+      const codes = [...valid.map((v) => v.accessCode), newAccessCode(), revoked.accessCode, valid[0]!.accessCode];
+      const answers = await Promise.all(codes.map((code) => post('/auth/access-code', { code })));
+      const users = [...valid.map((v) => v.user.id), undefined, undefined, valid[0]!.user.id];
+      const tokens = new Set<string>();
+      answers.forEach((r, i) => {
+        if (users[i] === undefined) {
+          assert.equal(r.statusCode, 401, r.body);
+          return;
+        }
+        assert.equal(r.statusCode, 200, r.body);
+        const s = r.json() as { user: { id: string }; refreshToken: string };
+        assert.equal(s.user.id, users[i], `answer ${i} belongs to its own candidate`);
+        tokens.add(s.refreshToken);
+      });
+      assert.equal(tokens.size, 7, 'every sign-in has its own refresh token');
+      const stored = await kysely.selectFrom('refresh_tokens').select('user_id').where('user_id', 'in', users.filter((u) => u !== undefined)).execute();
+      assert.equal(stored.length, 7);
+      assert.equal(stored.filter((s) => s.user_id === valid[0]!.user.id).length, 2);
+      for (const token of tokens) {
+        const refreshed = await post('/auth/refresh', { refreshToken: token });
+        assert.equal(refreshed.statusCode, 200, refreshed.body);
+      }
+    });
+
     it('rate limits sign-in attempts per identity with Retry-After', async () => {
       let last = await post('/auth/login', { email: 'limited@example.org', password: 'wrong' });
       for (let i = 0; i < 6; i++) last = await post('/auth/login', { email: 'limited@example.org', password: 'wrong' });

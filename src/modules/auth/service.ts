@@ -7,6 +7,7 @@ import { hash as argonHash, verify as argonVerify } from '@node-rs/argon2';
 import { sql, type Kysely } from 'kysely';
 import type { Database, Role } from '../../platform/db/schema.ts';
 import { AppError } from '../../http/errors.ts';
+import { TurnBatcher } from '../../lib/turn-batcher.ts';
 import { hashAccessCode, newRefreshToken, sha256, type Principal, type TokenService } from './tokens.ts';
 
 export interface Session {
@@ -58,6 +59,43 @@ export function createAuthService(deps: { db: Kysely<Database>; tokens: TokenSer
 
   const userColumns = ['id', 'role', 'name', 'email', 'district', 'password_hash', 'disabled_at'] as const;
 
+  type CodeLogin = { codeHash: string; tokenHash: string; familyId: string };
+  type CodeUser = SessionUser & { booking_id: string | null };
+
+  /**
+   * Looks the codes up and, for each valid one, stores its refresh token — one
+   * statement for the batch. A code that is unknown, revoked, expired or whose
+   * account is disabled stores nothing and answers undefined.
+   */
+  async function loginMany(logins: CodeLogin[]): Promise<(CodeUser | undefined)[]> {
+    const now = new Date();
+    const r = await sql<CodeUser & { ord: string }>`
+      WITH input AS (
+        SELECT * FROM unnest(${logins.map((l) => l.codeHash)}::text[], ${logins.map((l) => l.tokenHash)}::text[],
+                             ${logins.map((l) => l.familyId)}::uuid[]) WITH ORDINALITY AS i(code_hash, token_hash, family_id, ord)
+      ), valid AS (
+        SELECT i.ord, i.token_hash, i.family_id, u.id, u.role, u.name, u.email, u.district, c.booking_id
+        FROM input i
+        JOIN access_codes c ON c.code_hash = i.code_hash
+        JOIN users u ON u.id = c.user_id
+        WHERE c.revoked_at IS NULL AND u.disabled_at IS NULL AND (c.expires_at IS NULL OR c.expires_at >= ${now}::timestamptz)
+      ), stored AS (
+        INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)
+        SELECT id, family_id, token_hash, ${new Date(now.getTime() + refreshTtlS * 1000)}::timestamptz FROM valid
+        RETURNING token_hash
+      )
+      SELECT v.ord, v.id, v.role, v.name, v.email, v.district, v.booking_id
+      FROM valid v JOIN stored s ON s.token_hash = v.token_hash`.execute(db);
+    const byOrd = new Map(r.rows.map((row) => [Number(row.ord), row]));
+    return logins.map((_l, i) => {
+      const row = byOrd.get(i + 1);
+      if (!row) return undefined;
+      const { ord: _ord, ...user } = row;
+      return user;
+    });
+  }
+  const codeLogins = new TurnBatcher(loginMany);
+
   return {
     async loginWithPassword(email: string, password: string): Promise<Session> {
       const user = await db
@@ -74,32 +112,13 @@ export function createAuthService(deps: { db: Kysely<Database>; tokens: TokenSer
     },
 
     /**
-     * One statement, one round trip: the code is looked up and, when it is
-     * valid, the refresh token stored in the same statement. At 09:00 every
-     * candidate signs in within a minute, and a second round trip per
-     * sign-in was a third of its database time.
+     * One statement for every sign-in of the same turn of the event loop
+     * (`codeLogins`): at 09:00 every candidate signs in within a minute.
      */
     async loginWithAccessCode(code: string): Promise<Session> {
-      const now = new Date();
       const refreshToken = newRefreshToken();
-      const r = await sql<SessionUser & { disabled_at: Date | null; booking_id: string | null; expires_at: Date | null; revoked_at: Date | null; issued: boolean }>`
-        WITH c AS (
-          SELECT u.id, u.role, u.name, u.email, u.district, u.disabled_at, c.booking_id, c.expires_at, c.revoked_at
-          FROM access_codes c JOIN users u ON u.id = c.user_id
-          WHERE c.code_hash = ${hashAccessCode(code)}
-        ), t AS (
-          INSERT INTO refresh_tokens (user_id, family_id, token_hash, expires_at)
-          SELECT c.id, ${randomUUID()}::uuid, ${sha256(refreshToken)}, ${new Date(now.getTime() + refreshTtlS * 1000)}::timestamptz
-          FROM c
-          WHERE c.revoked_at IS NULL AND c.disabled_at IS NULL AND (c.expires_at IS NULL OR c.expires_at >= ${now}::timestamptz)
-          RETURNING user_id
-        )
-        SELECT c.*, EXISTS (SELECT 1 FROM t) AS issued FROM c`.execute(db);
-      const row = r.rows[0];
-      if (!row || row.revoked_at || row.disabled_at || (row.expires_at && row.expires_at < now)) {
-        throw new AppError('invalid_credentials', 'the access code is not valid; check it and try again');
-      }
-      if (!row.issued) throw new Error('a valid access code was found but no refresh token was stored');
+      const row = await codeLogins.run({ codeHash: hashAccessCode(code), tokenHash: sha256(refreshToken), familyId: randomUUID() });
+      if (!row) throw new AppError('invalid_credentials', 'the access code is not valid; check it and try again');
       return { ...sessionFor(row, refreshToken), bookingId: row.booking_id };
     },
 
