@@ -122,7 +122,8 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   let redis: Redis | undefined;
   if (config.redis.url) {
     const { Redis } = await import('ioredis');
-    redis = new Redis(config.redis.url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false });
+    // Commands of the same turn (the sign-in storm's rate-limit checks) go out in one write.
+    redis = new Redis(config.redis.url, { maxRetriesPerRequest: 2, enableOfflineQueue: true, lazyConnect: false, enableAutoPipelining: true });
     redis.on('error', (err) => log.warn({ err }, 'redis error'));
     closers.push(async () => {
       await redis?.quit().catch(() => redis?.disconnect());
