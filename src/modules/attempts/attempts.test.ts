@@ -135,6 +135,26 @@ for (const target of dbTargets()) {
       assert.equal((await t.ctx.db.kysely.selectFrom('attempts').select('id').where('booking_id', '=', cancelled).execute()).length, 0);
     });
 
+    it('starts a crowd arriving together: each candidate their own attempt, someone else’s booking refused', async () => {
+      const sessionId = await openSession(20);
+      const crowd = await Promise.all(Array.from({ length: 6 }, () => t.candidate('north')));
+      const bookings = await Promise.all(crowd.map((c) => book(c, sessionId)));
+      const intruder = await t.candidate('north');
+      // One turn: six starts, one of them twice, and a start of another's booking.
+      const [refused, ...starts] = await Promise.all([
+        api(intruder, 'POST', `/bookings/${bookings[1]}/attempt`),
+        ...crowd.map((c, i) => api(c, 'POST', `/bookings/${bookings[i]}/attempt`)),
+        api(crowd[0]!, 'POST', `/bookings/${bookings[0]}/attempt`),
+      ]);
+      assert.equal(refused!.status, 404);
+      assert.ok(starts.every((r) => r.status === 200), JSON.stringify(starts.map((r) => r.body)));
+      starts.slice(0, 6).forEach((r, i) => assert.equal(r.body.bookingId, bookings[i]));
+      assert.equal(starts[6]!.body.id, starts[0]!.body.id, 'the repeated start returns the same attempt');
+      const rows = await t.ctx.db.kysely.selectFrom('attempts').select(['booking_id', 'candidate_id']).where('session_id', '=', sessionId).execute();
+      assert.equal(rows.length, 6);
+      for (const [i, c] of crowd.entries()) assert.ok(rows.some((r) => r.booking_id === bookings[i] && r.candidate_id === c.id));
+    });
+
     it('runs a whole attempt: start, paper, autosave, resume, submit, grading, result', async () => {
       const sessionId = await openSession();
       const c = await t.candidate('north');

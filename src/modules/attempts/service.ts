@@ -10,6 +10,7 @@ import { EnqueueBatcher } from '../../platform/queue/batcher.ts';
 import type { JobQueue } from '../../platform/queue/index.ts';
 import type { Metrics } from '../../platform/metrics.ts';
 import { AppError, notFound } from '../../http/errors.ts';
+import { TurnBatcher } from '../../lib/turn-batcher.ts';
 import type { Principal } from '../auth/tokens.ts';
 import { parseResponse } from '../questions/model.ts';
 import { gradeAttempt } from '../questions/grading.ts';
@@ -308,23 +309,39 @@ export function createAttemptService(deps: AttemptServiceDeps) {
    * candidate starts within a minute: one round trip instead of two.
    */
   async function startAtOnce(p: Principal, bookingId: string): Promise<AttemptView | undefined> {
+    const a = await starts.run({ bookingId: bookingId.toLowerCase(), candidateId: p.id });
+    return a && started(a);
+  }
+
+  type StartedRow = Parameters<typeof started>[0];
+
+  /**
+   * `startAtOnce` for the starts of one turn, in one statement. Rows are
+   * inserted in booking order, so two batches that share bookings (a
+   * candidate's double click landing on two processes) wait for each other
+   * in the same order and never deadlock.
+   */
+  async function startMany(inputs: { bookingId: string; candidateId: string }[]): Promise<(StartedRow | undefined)[]> {
     const now = new Date();
-    const seed = randomInt(0, 2 ** 31 - 1);
-    const r = await sql<Parameters<typeof started>[0]>`
+    const r = await sql<StartedRow>`
       INSERT INTO attempts (booking_id, candidate_id, session_id, assessment_version_id, seed, deadline_at)
-      SELECT b.id, b.candidate_id, b.session_id, s.assessment_version_id, ${seed}::int,
+      SELECT b.id, b.candidate_id, b.session_id, s.assessment_version_id, i.seed,
              LEAST(${now}::timestamptz + make_interval(secs => (v.content->>'timeLimitS')::int), s.ends_at)
-      FROM bookings b
+      FROM unnest(${inputs.map((i) => i.bookingId)}::uuid[], ${inputs.map((i) => i.candidateId)}::uuid[],
+                  ${inputs.map(() => randomInt(0, 2 ** 31 - 1))}::int[]) AS i(booking_id, candidate_id, seed)
+      JOIN bookings b ON b.id = i.booking_id AND b.candidate_id = i.candidate_id
       JOIN exam_sessions s ON s.id = b.session_id
       JOIN assessment_versions v ON v.id = s.assessment_version_id
-      WHERE b.id = ${bookingId}::uuid AND b.candidate_id = ${p.id}::uuid AND b.status = 'active'
-        AND s.starts_at <= ${now}::timestamptz AND s.ends_at > ${now}::timestamptz
+      WHERE b.status = 'active' AND s.starts_at <= ${now}::timestamptz AND s.ends_at > ${now}::timestamptz
+      ORDER BY b.id
       FOR SHARE OF b
       ON CONFLICT (booking_id) DO NOTHING
       RETURNING id::text, booking_id::text, candidate_id::text, session_id::text, assessment_version_id::text, seed, started_at, deadline_at`.execute(db);
-    const a = r.rows[0];
-    return a && started(a);
+    // A booking asked for twice in one batch is inserted once; both callers get it.
+    const byBooking = new Map(r.rows.map((row) => [`${row.booking_id}/${row.candidate_id}`, row]));
+    return inputs.map((i) => byBooking.get(`${i.bookingId}/${i.candidateId}`));
   }
+  const starts = new TurnBatcher(startMany);
 
   /** Start with every check spelled out: the path of a repeat, a cancelled booking or a closed session, each with its answer. */
   async function startChecked(p: Principal, bookingId: string): Promise<AttemptView> {
