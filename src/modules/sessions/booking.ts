@@ -14,6 +14,7 @@
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../platform/db/schema.ts';
 import { AppError, forbidden, notFound } from '../../http/errors.ts';
+import { TurnBatcher } from '../../lib/turn-batcher.ts';
 import { hashAccessCode, newAccessCode, type Principal } from '../auth/tokens.ts';
 import { FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, isDbError } from '../users/db-errors.ts';
 import { decodeCursor, page } from '../users/keyset.ts';
@@ -40,6 +41,32 @@ export function createBookingOps(db: Kysely<Database>) {
     if (!row) throw notFound('booking');
     return toBookingView(row);
   }
+
+  type Page = { items: BookingView[]; nextCursor: string | null };
+
+  /**
+   * The first page of each candidate's own bookings — the dashboard every
+   * candidate opens after signing in — for the requests of one turn, in one
+   * statement.
+   */
+  async function ownFirstPages(asks: { candidateId: string; limit: number }[]): Promise<Page[]> {
+    const take = Math.max(...asks.map((a) => a.limit)) + 1;
+    const ranked = selectBookings(db)
+      .select(sql<string>`row_number() OVER (PARTITION BY b.candidate_id ORDER BY b.created_at DESC, b.id DESC)`.as('rank'))
+      .where('b.candidate_id', '=', sql<string>`ANY(${[...new Set(asks.map((a) => a.candidateId))]}::uuid[])`);
+    const rows = await db.selectFrom(ranked.as('x')).selectAll().where(sql<boolean>`x.rank <= ${take}::int`).orderBy('x.rank').execute();
+    const byCandidate = new Map<string, typeof rows>();
+    for (const r of rows) {
+      const list = byCandidate.get(r.candidate_id);
+      if (list) list.push(r);
+      else byCandidate.set(r.candidate_id, [r]);
+    }
+    return asks.map((a) => {
+      const p = page((byCandidate.get(a.candidateId) ?? []).slice(0, a.limit + 1), a.limit);
+      return { items: p.rows.map(toBookingView), nextCursor: p.nextCursor };
+    });
+  }
+  const ownPages = new TurnBatcher(ownFirstPages);
 
   return {
     /**
@@ -188,7 +215,9 @@ export function createBookingOps(db: Kysely<Database>) {
     getBooking: bookingFor,
 
     /** Newest first. Candidates: their own; authors: bookings of their sessions; admins: all. */
-    async listBookings(by: Principal, query: BookingListQuery): Promise<{ items: BookingView[]; nextCursor: string | null }> {
+    async listBookings(by: Principal, query: BookingListQuery): Promise<Page> {
+      const filtered = query.sessionId !== undefined || query.candidateId !== undefined || query.status !== undefined || query.cursor;
+      if (by.role === 'candidate' && !filtered) return ownPages.run({ candidateId: by.id, limit: query.limit });
       if (query.sessionId && by.role === 'author') {
         // Someone else's session is absent rather than empty, the same answer as GET /sessions/:id.
         const own = await db

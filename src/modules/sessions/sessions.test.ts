@@ -429,6 +429,34 @@ for (const target of dbTargets()) {
         const notYoursB = await t.app.inject({ method: 'DELETE', url: `/api/v1/bookings/${b1.id}`, headers: authorB.headers });
         assert.equal(notYoursB.statusCode, 404);
       });
+
+      it('candidates opening their dashboards together each see their own bookings, newest first, paged', async () => {
+        const district = uniq('dash');
+        const sessions = [];
+        for (let i = 0; i < 3; i++) {
+          const a = await publishedAssessment(authorA.id);
+          sessions.push(await createSession(authorA, { assessmentId: a.id, district, capacity: 5 }));
+        }
+        const busy = await t.candidate(district);
+        const busyBookings: string[] = [];
+        for (const s of sessions) busyBookings.push((await book(busy, s.id)).json<{ booking: BookingJson }>().booking.id);
+        const others = await Promise.all([t.candidate(district), t.candidate(district)]);
+        const otherBookings = [(await book(others[0]!, sessions[0]!.id)).json<{ booking: BookingJson }>().booking.id];
+        const list = (c: { headers: Record<string, string> }, query: string) =>
+          t.app.inject({ method: 'GET', url: `/api/v1/bookings${query}`, headers: c.headers });
+        // One turn: the busy candidate with a page of 2, the same one with the default page, one with a booking, one with none.
+        const [paged, whole, one, none] = await Promise.all([list(busy, '?limit=2'), list(busy, ''), list(others[0]!, '?limit=20'), list(others[1]!, '')]);
+        const newestFirst = [...busyBookings].reverse();
+        const p = paged.json<Page<BookingJson>>();
+        assert.deepEqual(p.items.map((b) => b.id), newestFirst.slice(0, 2));
+        assert.ok(p.nextCursor);
+        assert.deepEqual(whole.json<Page<BookingJson>>().items.map((b) => b.id), newestFirst);
+        assert.equal(whole.json<Page<BookingJson>>().nextCursor, null);
+        assert.deepEqual(one.json<Page<BookingJson>>().items.map((b) => b.id), otherBookings);
+        assert.deepEqual(none.json<Page<BookingJson>>(), { items: [], nextCursor: null });
+        const rest = await list(busy, `?limit=2&cursor=${encodeURIComponent(p.nextCursor!)}`);
+        assert.deepEqual(rest.json<Page<BookingJson>>().items.map((b) => b.id), newestFirst.slice(2));
+      });
     });
 
     describe('concurrency', () => {
