@@ -9,14 +9,12 @@ import { DEADLINE_QUEUE, GRADING_QUEUE, type AttemptService } from './attempts/s
 import { PIPELINE_QUEUE } from './materials/pipeline.ts';
 import type { MaterialService } from './materials/service.ts';
 
-interface AttemptJob {
-  attemptId: string;
-}
-
-function attemptId(data: unknown): string {
-  const id = (data as Partial<AttemptJob> | null)?.attemptId;
-  if (typeof id !== 'string') throw new Error('job data has no attemptId');
-  return id;
+/** A grading job's attempts: `{ attemptIds }`, or `{ attemptId }` as jobs queued before batches carried. */
+function gradingAttempts(data: unknown): string[] {
+  const d = data as { attemptId?: unknown; attemptIds?: unknown } | null;
+  if (Array.isArray(d?.attemptIds) && d.attemptIds.every((id) => typeof id === 'string')) return d.attemptIds;
+  if (typeof d?.attemptId === 'string') return [d.attemptId];
+  throw new Error('job data has no attemptIds');
 }
 
 const SWEEP_EVERY_MS = 60_000;
@@ -39,7 +37,7 @@ export function registerJobHandlers(
       GRADING_QUEUE,
       async (job) => {
         await gate?.whenCalm();
-        await ctx.attempts.grade(attemptId(job.data));
+        await ctx.attempts.grade(gradingAttempts(job.data));
       },
       opts,
     ),

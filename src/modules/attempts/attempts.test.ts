@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { dbTargets } from '../../testing/db.ts';
 import { createTestApp, type Actor, type TestApp } from '../../testing/app.ts';
+import { GRADING_QUEUE } from './service.ts';
 
 interface Paper {
   attemptId: string;
@@ -366,6 +367,40 @@ for (const target of dbTargets()) {
       await t.ctx.attempts.sweepExpired();
       const graded = await waitFor(async () => {
         const res = await api(c, 'GET', `/attempts/${attemptId}/result`);
+        return res.body.status === 'graded' ? res.body : undefined;
+      });
+      assert.equal(graded.score, 1);
+    });
+
+    it('grades a batch at once, skipping open, graded and unknown attempts; a one-attempt job of before still runs', async () => {
+      const [a, b, open, legacy] = (await startAttempts(4)) as [{ c: Actor; id: string }, { c: Actor; id: string }, { c: Actor; id: string }, { c: Actor; id: string }];
+      await api(a.c, 'PUT', `/attempts/${a.id}/answers`, { answers: [{ questionId: qids.true_false, value: true, seq: 1 }] });
+      await api(b.c, 'PUT', `/attempts/${b.id}/answers`, {
+        answers: [
+          { questionId: qids.true_false, value: false, seq: 1 },
+          { questionId: qids.numeric, value: 42, seq: 2 },
+        ],
+      });
+      await api(legacy.c, 'PUT', `/attempts/${legacy.id}/answers`, { answers: [{ questionId: qids.short_text, value: ' paris ', seq: 1 }] });
+      // Submitted without a grading job queued (as if the process died in between).
+      await t.ctx.db.kysely
+        .updateTable('attempts')
+        .set({ status: 'submitted', submit_reason: 'candidate', submitted_at: new Date() })
+        .where('id', 'in', [a.id, b.id, legacy.id])
+        .execute();
+      const unknown = '00000000-0000-4000-8000-000000000000';
+      assert.equal(await t.ctx.attempts.grade([a.id, b.id.toUpperCase(), open.id, unknown, 'not-an-id', a.id]), 2);
+      const scores = await t.ctx.db.kysely.selectFrom('attempts').select(['id', 'status', 'score']).where('id', 'in', [a.id, b.id, open.id]).execute();
+      const byId = new Map(scores.map((r) => [r.id, r]));
+      assert.equal(byId.get(a.id)?.status, 'graded');
+      assert.equal(Number(byId.get(a.id)?.score), 1);
+      assert.equal(Number(byId.get(b.id)?.score), 1, 'true_false wrong, numeric right');
+      assert.equal(byId.get(open.id)?.status, 'in_progress');
+      assert.equal(await t.ctx.attempts.grade([a.id, b.id]), 0, 'grading again changes nothing');
+
+      await t.ctx.queue.enqueue(GRADING_QUEUE, 'grade', { attemptId: legacy.id }, { priority: 1 });
+      const graded = await waitFor(async () => {
+        const res = await api(legacy.c, 'GET', `/attempts/${legacy.id}/result`);
         return res.body.status === 'graded' ? res.body : undefined;
       });
       assert.equal(graded.score, 1);

@@ -20,6 +20,8 @@ import { DeadlineScheduler } from './deadlines.ts';
 import { PaperCache, layoutFor, renderPaper, type Layout, type Paper } from './papers.ts';
 
 export const GRADING_QUEUE = 'grading';
+/** Most attempts one grading job carries. */
+export const GRADE_BATCH = 100;
 export const DEADLINE_QUEUE = 'attempt-deadline';
 
 export interface AttemptServiceDeps {
@@ -262,12 +264,11 @@ export function createAttemptService(deps: AttemptServiceDeps) {
 
   // Deadline and grading jobs of requests finishing in the same turn go to the queue together.
   const deadlines = new DeadlineScheduler(new EnqueueBatcher(queue, DEADLINE_QUEUE), graceS);
-  const grading = new EnqueueBatcher(queue, GRADING_QUEUE);
-  const gradeJob = (attemptId: string) => ({
-    name: 'grade',
-    data: { attemptId },
-    opts: { idempotencyKey: `grade-${attemptId}`, priority: 1 },
-  });
+  // The attempts closed in one turn (a submit wave, a deadline) are graded by one job.
+  const grading = new TurnBatcher<string, undefined>(async (attemptIds) => {
+    await queue.enqueue(GRADING_QUEUE, 'grade', { attemptIds }, { priority: 1 });
+    return attemptIds.map(() => undefined);
+  }, GRADE_BATCH);
 
   /**
    * Close an attempt after every answer this process acknowledged or queued
@@ -277,7 +278,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
   async function closeAttempt(attemptId: string, reason: SubmitReason): Promise<SubmittedAttempt | null> {
     const closed = await writer.submit(attemptId, reason);
     facts.delete(attemptId.toLowerCase());
-    if (closed) await grading.add(gradeJob(closed.id));
+    if (closed) await grading.run(closed.id);
     return closed;
   }
 
@@ -484,38 +485,51 @@ export function createAttemptService(deps: AttemptServiceDeps) {
         .where('submitted_at', '<', new Date(Date.now() - STRANDED_GRADING_MS))
         .limit(limit)
         .execute();
-      await Promise.all(stranded.map((r) => grading.add(gradeJob(r.id))));
+      await Promise.all(stranded.map((r) => grading.run(r.id)));
       return closed.filter((a) => a !== null).length;
     },
 
-    /** Job: grade a submitted attempt. Idempotent. */
-    async grade(attemptId: string): Promise<void> {
-      const a = await db
+    /**
+     * Job: grade submitted attempts, all in three statements. Idempotent:
+     * attempts already graded, still open or unknown are skipped. Returns how
+     * many it graded.
+     */
+    async grade(attemptIds: readonly string[]): Promise<number> {
+      const ids = [...new Set(attemptIds.map((id) => id.toLowerCase()))].filter(isUuid).sort();
+      if (ids.length === 0) return 0;
+      const attempts = await db
         .selectFrom('attempts')
-        .select(['id', 'status', 'seed', 'assessment_version_id'])
-        .where('id', '=', attemptId)
-        .executeTakeFirst();
-      if (!a || a.status !== 'submitted') return;
-      const paper = await papers.get(a.assessment_version_id);
-      const ids = layoutFor(paper, a.seed).questionIds;
-      const rows = await db.selectFrom('responses').select(['question_id', 'value']).where('attempt_id', '=', attemptId).execute();
-      const answers = new Map<string, unknown>(rows.map((r) => [r.question_id, r.value]));
-      const result = gradeAttempt(
-        ids.map((id) => paper.content.questions[id]!),
-        answers,
-      );
-      await db
-        .updateTable('attempts')
-        .set({
-          status: 'graded',
-          score: result.score,
-          max_score: result.maxScore,
-          grading: JSON.stringify(result),
-          graded_at: new Date(),
-        })
-        .where('id', '=', attemptId)
+        .select(['id', 'seed', 'assessment_version_id'])
+        .where('id', '=', sql<string>`ANY(${ids}::uuid[])`)
         .where('status', '=', 'submitted')
+        .orderBy('id')
         .execute();
+      if (attempts.length === 0) return 0;
+      const rows = await db
+        .selectFrom('responses')
+        .select(['attempt_id', 'question_id', 'value'])
+        .where('attempt_id', '=', sql<string>`ANY(${attempts.map((a) => a.id)}::uuid[])`)
+        .execute();
+      const answers = new Map<string, Map<string, unknown>>();
+      for (const r of rows) {
+        const mine = answers.get(r.attempt_id) ?? new Map<string, unknown>();
+        mine.set(r.question_id, r.value);
+        answers.set(r.attempt_id, mine);
+      }
+      const results = [];
+      for (const a of attempts) {
+        const paper = await papers.get(a.assessment_version_id);
+        const questions = layoutFor(paper, a.seed).questionIds.map((id) => paper.content.questions[id]!);
+        results.push({ id: a.id, result: gradeAttempt(questions, answers.get(a.id) ?? new Map()) });
+      }
+      const graded = await sql`
+        UPDATE attempts a
+        SET status = 'graded', score = u.score, max_score = u.max_score, grading = u.grading, graded_at = now()
+        FROM unnest(${results.map((r) => r.id)}::uuid[], ${results.map((r) => r.result.score)}::numeric[],
+                    ${results.map((r) => r.result.maxScore)}::numeric[], ${results.map((r) => JSON.stringify(r.result))}::jsonb[])
+          AS u(id, score, max_score, grading)
+        WHERE a.id = u.id AND a.status = 'submitted'`.execute(db);
+      return Number(graded.numAffectedRows ?? 0);
     },
 
     /** The result, when the assessment's release policy allows it. */

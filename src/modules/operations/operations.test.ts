@@ -125,7 +125,7 @@ for (const target of dbTargets()) {
       assert.deepEqual(
         v.deadLetters.map((d) => ({ queue: d.queue, id: d.id, name: d.name, attempts: d.attempts, error: d.error })),
         [
-          { queue: GRADING_QUEUE, id: broken.id, name: 'grade', attempts: 1, error: 'job data has no attemptId' },
+          { queue: GRADING_QUEUE, id: broken.id, name: 'grade', attempts: 1, error: 'job data has no attemptIds' },
           { queue: DEADLINE_QUEUE, id: early.id, name: 'auto-submit', attempts: 1, error: 'deadline not reached yet' },
         ],
       );
