@@ -6,7 +6,12 @@
  * their latency. Checks, each optional:
  * - mean event-loop delay over the limit for two seconds running (CPU
  *   saturation). A single long pause — start-up, a big import — is not
- *   overload and does not trip it (a one-second sample would);
+ *   overload and does not trip it (a one-second sample would). Then a share
+ *   of requests is refused, not all of them: the share admitted halves with
+ *   every second still over the limit (down to 1/16) and doubles with every
+ *   calm one. Refusing everything was a trap: answering 40,000 retrying
+ *   clients with 503s kept the loop busy enough to go on refusing everything,
+ *   and no candidate got through for minutes;
  * - JS heap in use (@fastify/under-pressure; memory pressure, before the GC
  *   starts thrashing);
  * - requests in progress in this process (a backlog behind the database).
@@ -45,12 +50,18 @@ export async function registerShedding(app: App, opts: SheddingOptions): Promise
     (opts.registry.getSingleMetric(name) as Counter<'reason'> | undefined) ??
     new Counter({ name, help: 'Requests answered 503 overloaded, by reason', labelNames: ['reason'], registers: [opts.registry] });
 
-  // Thrown from onRequest hooks: the error handler turns it into problem+json with Retry-After.
+  // Thrown from onRequest hooks: the error handler turns it into problem+json with
+  // Retry-After. One error per reason, made once: a refusal must cost as little
+  // as possible, and capturing a stack for each was a good part of it.
+  const refusals = new Map<string, AppError>();
   const refuse = (reason: string): AppError => {
     shedCount.inc({ reason });
-    return new AppError('overloaded', `the server is busy (${reason}); retry in ${opts.retryAfterS} s`, {
-      retryAfterS: opts.retryAfterS,
-    });
+    let err = refusals.get(reason);
+    if (!err) {
+      err = new AppError('overloaded', `the server is busy (${reason}); retry in ${opts.retryAfterS} s`, { retryAfterS: opts.retryAfterS });
+      refusals.set(reason, err);
+    }
+    return err;
   };
 
   const heapUsedBytes =
@@ -71,7 +82,7 @@ export async function registerShedding(app: App, opts: SheddingOptions): Promise
     });
     app.addHook('onClose', async () => loop?.close());
     app.addHook('onRequest', (req, _reply, done) => {
-      if (loop?.overloaded && !isExempt(req)) throw refuse('eventLoopDelay');
+      if (loop && !isExempt(req) && !loop.admit()) throw refuse('eventLoopDelay');
       done();
     });
   }
@@ -93,7 +104,8 @@ export async function registerShedding(app: App, opts: SheddingOptions): Promise
 }
 
 interface EventLoopWatch {
-  readonly overloaded: boolean;
+  /** Whether to take the next request: always while calm, a share of them while overloaded. */
+  admit(): boolean;
   close(): void;
 }
 
@@ -101,11 +113,46 @@ const RESOLUTION_MS = 10;
 const WINDOW_MS = 1000;
 /** Consecutive windows over the limit before shedding starts. */
 const SUSTAINED_WINDOWS = 2;
+/** The smallest share of requests admitted while overloaded. */
+const MIN_SHARE = 1 / 16;
+
+/**
+ * The admitted share of requests, adjusted once per window: halved for each
+ * window over the limit once `SUSTAINED_WINDOWS` ran over, doubled for each
+ * calm one. Admissions are spread evenly (a credit of `share` per request; a
+ * request passes when a whole credit has built up), so the same sequence of
+ * windows always admits the same requests.
+ */
+export class AdmissionShare {
+  #over = 0;
+  #share = 1;
+  #credit = 0;
+
+  get share(): number {
+    return this.#share;
+  }
+
+  /** Record one window: was the event loop's delay over the limit? */
+  window(overLimit: boolean): void {
+    this.#over = overLimit ? this.#over + 1 : 0;
+    if (this.#over >= SUSTAINED_WINDOWS) this.#share = Math.max(MIN_SHARE, this.#share / 2);
+    else if (!overLimit) this.#share = Math.min(1, this.#share * 2);
+    if (this.#share === 1) this.#credit = 0;
+  }
+
+  admit(): boolean {
+    if (this.#share >= 1) return true;
+    this.#credit += this.#share;
+    if (this.#credit < 1) return false;
+    this.#credit -= 1;
+    return true;
+  }
+}
 
 function watchEventLoop(limitMs: number): EventLoopWatch {
   const histogram = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
   histogram.enable();
-  let over = 0;
+  const admission = new AdmissionShare();
   let last = performance.now();
   const timer = setInterval(() => {
     const now = performance.now();
@@ -113,13 +160,11 @@ function watchEventLoop(limitMs: number): EventLoopWatch {
     const delay = histogram.count > 0 ? histogram.mean / 1e6 - RESOLUTION_MS : now - last - WINDOW_MS;
     histogram.reset();
     last = now;
-    over = delay > limitMs ? over + 1 : 0;
+    admission.window(delay > limitMs);
   }, WINDOW_MS);
   timer.unref();
   return {
-    get overloaded() {
-      return over >= SUSTAINED_WINDOWS;
-    },
+    admit: () => admission.admit(),
     close() {
       clearInterval(timer);
       histogram.disable();
