@@ -22,6 +22,8 @@ import { PaperCache, layoutFor, renderPaper, type Layout, type Paper } from './p
 export const GRADING_QUEUE = 'grading';
 /** Most attempts one grading job carries. */
 export const GRADE_BATCH = 100;
+/** Longest a closed attempt waits for its grading job to be queued. */
+const GRADE_FLUSH_MS = 200;
 export const DEADLINE_QUEUE = 'attempt-deadline';
 
 export interface AttemptServiceDeps {
@@ -77,7 +79,7 @@ const FACTS_MAX = 200_000;
 const CLOSED_FACTS_TTL_MS = 60_000;
 
 export function createAttemptService(deps: AttemptServiceDeps) {
-  const { db, queue, graceS } = deps;
+  const { db, queue, graceS, log } = deps;
   const papers = new PaperCache(db);
   const writer = new AutosaveWriter(db, {
     flushMs: deps.flushMs,
@@ -264,11 +266,32 @@ export function createAttemptService(deps: AttemptServiceDeps) {
 
   // Deadline and grading jobs of requests finishing in the same turn go to the queue together.
   const deadlines = new DeadlineScheduler(new EnqueueBatcher(queue, DEADLINE_QUEUE), graceS);
-  // The attempts closed in one turn (a submit wave, a deadline) are graded by one job.
-  const grading = new TurnBatcher<string, undefined>(async (attemptIds) => {
-    await queue.enqueue(GRADING_QUEUE, 'grade', { attemptIds }, { priority: 1 });
-    return attemptIds.map(() => undefined);
-  }, GRADE_BATCH);
+  /**
+   * Gradings are queued in the background, up to GRADE_BATCH attempts per job
+   * and at most GRADE_FLUSH_MS after the first: a submit is acknowledged once
+   * the attempt is closed in the database, without waiting for the queue. A
+   * grading lost to a crash or a queue outage is queued again by the sweep
+   * (STRANDED_GRADING_MS).
+   */
+  const pendingGrades: string[] = [];
+  let gradeTimer: NodeJS.Timeout | undefined;
+  async function flushGrades(): Promise<void> {
+    clearTimeout(gradeTimer);
+    gradeTimer = undefined;
+    while (pendingGrades.length > 0) {
+      const attemptIds = pendingGrades.splice(0, GRADE_BATCH);
+      try {
+        await queue.enqueue(GRADING_QUEUE, 'grade', { attemptIds }, { priority: 1 });
+      } catch (err) {
+        log.error({ err, attempts: attemptIds.length }, 'gradings not queued; the sweep queues them again');
+      }
+    }
+  }
+  function queueGrading(attemptId: string): void {
+    pendingGrades.push(attemptId);
+    if (pendingGrades.length >= GRADE_BATCH) void flushGrades();
+    else gradeTimer ??= setTimeout(() => void flushGrades(), GRADE_FLUSH_MS).unref();
+  }
 
   /**
    * Close an attempt after every answer this process acknowledged or queued
@@ -278,7 +301,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
   async function closeAttempt(attemptId: string, reason: SubmitReason): Promise<SubmittedAttempt | null> {
     const closed = await writer.submit(attemptId, reason);
     facts.delete(attemptId.toLowerCase());
-    if (closed) await grading.run(closed.id);
+    if (closed) queueGrading(closed.id);
     return closed;
   }
 
@@ -485,7 +508,8 @@ export function createAttemptService(deps: AttemptServiceDeps) {
         .where('submitted_at', '<', new Date(Date.now() - STRANDED_GRADING_MS))
         .limit(limit)
         .execute();
-      await Promise.all(stranded.map((r) => grading.run(r.id)));
+      for (const r of stranded) queueGrading(r.id);
+      await flushGrades();
       return closed.filter((a) => a !== null).length;
     },
 
@@ -626,7 +650,10 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     },
 
     flush: () => writer.flush(),
-    close: () => writer.close(),
+    async close() {
+      await writer.close();
+      await flushGrades();
+    },
   };
 }
 
