@@ -8,6 +8,7 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { seededRandom } from '../lib/seeded-random.ts';
 import type { AckedChunk, ChildTotals, FromChild, ToChild } from './protocol.ts';
+import { LocalPorts, portsBelowEphemeral } from './local-ports.ts';
 import { Candidate, type RunState } from './scenario.ts';
 import { Scheduler } from './scheduler.ts';
 import { Recorder } from './stats.ts';
@@ -61,9 +62,12 @@ async function run(msg: Extract<ToChild, { type: 'start' }>): Promise<void> {
   };
   state = s;
   const addrs = cfg.sourceAddresses;
-  const candidates = msg.candidates.map(
-    (c, i) => new Candidate(s, c.code, addrs.length ? addrs[(msg.firstIndex + i * msg.stride) % addrs.length] : undefined),
-  );
+  const range = addrs.length ? portsBelowEphemeral() : undefined;
+  const ports = range ? new LocalPorts(range, msg.index, msg.stride) : undefined;
+  const candidates = msg.candidates.map((c, i) => {
+    const addr = addrs.length ? addrs[(msg.firstIndex + i * msg.stride) % addrs.length] : undefined;
+    return new Candidate(s, c.code, addr, ports && addr ? () => ports.next(addr) : undefined);
+  });
 
   // Per-try timeouts: one sweep instead of a timer per request.
   const sweep = setInterval(() => {

@@ -35,7 +35,13 @@ export interface ConnectTarget {
   host: string;
   port: number;
   localAddress?: string | undefined;
+  /** The local port of each new connection from `localAddress` (local-ports.ts); without it the kernel chooses. */
+  localPort?: (() => number) | undefined;
 }
+
+/** A bind or connect that failed on the local port chosen: nothing was sent, another port is tried. */
+const LOCAL_PORT_TAKEN = new Set(['EADDRINUSE', 'EADDRNOTAVAIL']);
+const LOCAL_PORT_TRIES = 8;
 
 const HEADER_END = Buffer.from('\r\n\r\n');
 const MAX_HEAD = 64 * 1024;
@@ -70,6 +76,9 @@ export class Connection {
   #retryAfter: string | undefined;
   #parts: Buffer[] = [];
   #bodyBytes = 0;
+  /** The request in flight, while its socket has not connected (resent on another local port). */
+  #unsent: string | undefined;
+  #portTries = 0;
 
   constructor(private readonly target: ConnectTarget) {}
 
@@ -82,7 +91,7 @@ export class Connection {
     if (this.#pending) return Promise.reject(new Error('a request is already in flight on this connection'));
     const now = performance.now();
     this.#idleBeforeSend = this.#sock && this.#served > 0 ? now - this.#lastUsedAt : 0;
-    if (!this.#sock) this.#open();
+    if (!this.#sock) this.#open(request);
     this.#resetParser();
     this.sentAt = now;
     return new Promise<HttpResponse>((resolve, reject) => {
@@ -103,17 +112,35 @@ export class Connection {
     this.#fail('closed', false);
   }
 
-  #open(): void {
-    const { host, port, localAddress } = this.target;
-    const s = net.connect({ host, port, noDelay: true, ...(localAddress ? { localAddress } : {}) });
+  #open(request: string): void {
+    const { host, port, localAddress, localPort } = this.target;
+    const local = localAddress ? { localAddress, ...(localPort ? { localPort: localPort() } : {}) } : {};
+    const s = net.connect({ host, port, noDelay: true, ...local });
     this.#sock = s;
     this.#served = 0;
     this.connects++;
+    this.#unsent = 'localPort' in local ? request : undefined;
+    if (this.#unsent !== undefined) {
+      s.once('connect', () => {
+        if (this.#sock !== s) return;
+        this.#unsent = undefined;
+        this.#portTries = 0;
+      });
+    }
     s.on('data', (chunk: Buffer) => {
       if (this.#sock === s) this.#onData(chunk);
     });
     s.on('error', (err: NodeJS.ErrnoException) => {
-      if (this.#sock === s) this.#onSocketEnd(err.code ?? 'ERROR');
+      if (this.#sock !== s) return;
+      const unsent = this.#unsent;
+      if (unsent !== undefined && this.#pending && LOCAL_PORT_TAKEN.has(err.code ?? '') && this.#portTries++ < LOCAL_PORT_TRIES) {
+        // The chosen port is held elsewhere; the request never left: send it from the next port.
+        s.destroy();
+        this.#open(unsent);
+        this.#sock.write(unsent);
+        return;
+      }
+      this.#onSocketEnd(err.code ?? 'ERROR');
     });
     s.on('close', () => {
       if (this.#sock === s) this.#onSocketEnd('ECONNRESET');

@@ -101,8 +101,9 @@ export class Candidate {
     private readonly s: RunState,
     private readonly code: string,
     localAddress: string | undefined,
+    localPort?: () => number,
   ) {
-    this.conn = new Connection({ host: s.cfg.host, port: s.cfg.port, localAddress });
+    this.conn = new Connection({ host: s.cfg.host, port: s.cfg.port, localAddress, localPort });
   }
 
   #req(method: string, path: string, body?: string): string {

@@ -75,7 +75,8 @@ export async function resolveTarget(raw: string): Promise<Target> {
  * machine, and connections that time out leave ports in TIME_WAIT; when the
  * range runs full, every connect() searches it inside the kernel and the
  * generator stalls. Above 5,000 candidates connections are spread over
- * 127.0.0.2… (one address per 5,000). IPv6 loopback has one address only.
+ * 127.0.0.2… (one address per 5,000), each connection from a port the
+ * generator names (local-ports.ts). IPv6 loopback has one address only.
  */
 export function sourceAddresses(target: Target, candidates: number, asked: number | undefined): string[] {
   if (target.family === 6) return [];
