@@ -31,6 +31,7 @@ import { createReportService, type ReportService } from './modules/reports/servi
 import { createOperationsService, type OperationsService } from './modules/operations/service.ts';
 import { QUEUES } from './modules/operations/schema.ts';
 import { LoadGate } from './lib/load-gate.ts';
+import { LogBudget } from './lib/log-budget.ts';
 import { registerJobHandlers } from './modules/jobs.ts';
 import { keepPlannerStats } from './platform/db/planner-stats.ts';
 
@@ -99,11 +100,16 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       redact: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.refreshToken', '*.code'],
     });
   const metrics = createMetrics();
+  // Under overload every query is slow; ten lines a second say so, /metrics counts them all.
+  const slowQueryLines = new LogBudget(10);
   const dbOpts: DbOptions = {
     slowQueryMs: config.db.slowQueryMs,
     onSlowQuery: ({ sql, ms }) => {
       metrics.slowQueries.inc();
-      log.warn({ sql: sql.slice(0, 500), ms: Math.round(ms) }, 'slow query');
+      const held = slowQueryLines.take();
+      if (held < 0) return;
+      const line = { sql: sql.slice(0, 500), ms: Math.round(ms) };
+      log.warn(held > 0 ? { ...line, heldBack: held } : line, 'slow query');
     },
     onQueryError: ({ sql, error }) => {
       metrics.dbErrors.inc();

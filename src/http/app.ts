@@ -14,12 +14,16 @@ import {
 } from 'fastify-type-provider-zod';
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.ts';
+import { LogBudget } from '../lib/log-budget.ts';
 import { isDatabaseOverloaded } from '../platform/db/index.ts';
 import { authPlugin } from './auth.ts';
 import { AppError, errorCodes, problem, type ErrorCode } from './errors.ts';
 import { registerRoutes } from './routes.ts';
 import { registerShedding } from './shedding.ts';
 import type { App } from './types.ts';
+
+/** Lines a second of each repeated warning (slow request, database saturated). */
+const LOG_LINES_PER_S = 10;
 
 const fastifyErrorCodes: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
@@ -73,12 +77,19 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     if (closing) reply.header('connection', 'close');
   });
 
+  // In an overload every request is slow: a few lines a second say so (LogBudget).
+  const slowLines = new LogBudget(LOG_LINES_PER_S);
+  const saturatedLines = new LogBudget(LOG_LINES_PER_S);
   app.addHook('onResponse', async (req, reply) => {
     const route = req.routeOptions.url ?? 'unmatched';
     ctx.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
     ctx.metrics.httpDuration.observe({ method: req.method, route }, reply.elapsedTime / 1000);
     if (!ctx.config.log.requests && reply.elapsedTime > ctx.config.log.slowRequestMs) {
-      req.log.warn({ method: req.method, url: req.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'slow request');
+      const held = slowLines.take();
+      if (held >= 0) {
+        const line = { method: req.method, url: req.url, statusCode: reply.statusCode, ms: Math.round(reply.elapsedTime) };
+        req.log.warn(held > 0 ? { ...line, heldBack: held } : line, 'slow request');
+      }
     }
   });
 
@@ -124,7 +135,8 @@ export async function buildApp(ctx: AppContext): Promise<App> {
         .send(problem(code, fe.message, { instance: req.url }));
     }
     if (isDatabaseOverloaded(err)) {
-      req.log.warn({ err }, 'database saturated; answered 503');
+      const held = saturatedLines.take();
+      if (held >= 0) req.log.warn(held > 0 ? { err, heldBack: held } : { err }, 'database saturated; answered 503');
       return reply
         .status(503)
         .header('retry-after', '2')
