@@ -32,7 +32,7 @@ export const envSchema = z.object({
   LOG_SLOW_REQUEST_MS: int(1, 600_000).default(1000),
   WORKER_NICE: int(0, 19).default(10),
 
-  SHED_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(100),
+  SHED_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(0),
   SHED_HEAP_USED_MB: int(0, 1_000_000).optional(),
   SHED_MAX_IN_FLIGHT: int(0, 1_000_000).default(1000),
   SHED_RETRY_AFTER_S: int(1, 3600).default(5),

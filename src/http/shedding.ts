@@ -5,7 +5,10 @@
  * (it keeps the answer until acknowledged); a queue that grows costs everyone
  * their latency. Checks, each optional:
  * - mean event-loop delay over the limit for two seconds running (CPU
- *   saturation). A single long pause — start-up, a big import — is not
+ *   saturation; off by default: on a machine whose cores are shared by
+ *   several API processes, the database and more, the delay measures their
+ *   contention as much as this process's backlog, and refusing did not give
+ *   the CPU back — BENCHMARKS.md, fifth pass). A single long pause — start-up, a big import — is not
  *   overload and does not trip it (a one-second sample would). Then a share
  *   of requests is refused, not all of them: the share admitted halves with
  *   every second still over the limit (down to 1/16) and doubles with every
