@@ -26,7 +26,7 @@ export const envSchema = z.object({
   EXAMDAY_DATA_DIR: z.string().min(1).default('./data'),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PUBLIC_URL: z.string().optional(),
-  HTTP_ACCEPT_LANES: int(0, 64).default(4),
+  HTTP_ACCEPT_LANES: int(0, 64).default(16),
   WEB_CONCURRENCY: z.string().regex(/^(auto|[1-9]\d?)$/, 'a number of API processes (1-99) or "auto" (one per CPU)').default('1'),
   LOG_REQUESTS: bool.default(false),
   LOG_SLOW_REQUEST_MS: int(1, 600_000).default(1000),
@@ -34,7 +34,7 @@ export const envSchema = z.object({
 
   SHED_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(0),
   SHED_HEAP_USED_MB: int(0, 1_000_000).optional(),
-  SHED_MAX_IN_FLIGHT: int(0, 1_000_000).default(1000),
+  SHED_MAX_IN_FLIGHT: int(0, 1_000_000).default(4000),
   SHED_RETRY_AFTER_S: int(1, 3600).default(5),
 
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
