@@ -2,6 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { dbTargets } from '../../testing/db.ts';
 import { createTestApp, type Actor, type TestApp } from '../../testing/app.ts';
+import { AutosaveWriter } from './autosave.ts';
 import { GRADING_QUEUE } from './service.ts';
 
 interface Paper {
@@ -353,6 +354,28 @@ for (const target of dbTargets()) {
         .where('id', 'in', attempts.map((a) => a.id))
         .execute();
       assert.deepEqual(new Set(reasons.map((r) => r.submit_reason)), new Set(['candidate']));
+    });
+
+    it('closes an attempt only after its answers in a batch still in flight are written', async () => {
+      const attempts = await startAttempts(6);
+      // No group-commit window: each call starts a batch while a slot is free, so a
+      // submit goes out in the batch after the one holding its attempt's answer.
+      const writer = new AutosaveWriter(t.ctx.db.kysely, { flushMs: 0, maxBatch: 500, graceS: 2 });
+      const results = await Promise.all(
+        attempts.map(({ id }) =>
+          Promise.all([writer.save([{ attemptId: id, questionId: qids.true_false!, value: true, seq: 7 }]), writer.submit(id, 'candidate')]),
+        ),
+      );
+      for (const [saved, closed] of results) {
+        assert.equal(saved.refused.size, 0, 'the answer queued before the submit was accepted');
+        assert.ok(closed, 'the submit closed the attempt');
+        assert.deepEqual(
+          closed.answers.map((a) => [a.question_id, a.seq]),
+          [[qids.true_false, 7]],
+          'the closed attempt holds the answer queued before it',
+        );
+      }
+      await writer.close();
     });
 
     it('queues grading again for an attempt submitted long ago and never graded', async () => {
