@@ -30,13 +30,21 @@ import { createUploadSlots } from './modules/materials/slots.ts';
 import { createReportService, type ReportService } from './modules/reports/service.ts';
 import { createOperationsService, type OperationsService } from './modules/operations/service.ts';
 import { QUEUES } from './modules/operations/schema.ts';
-import { LoadGate } from './lib/load-gate.ts';
+import { LoadGate, machineCpuUtilization } from './lib/load-gate.ts';
 import { LogBudget } from './lib/log-budget.ts';
 import { registerJobHandlers } from './modules/jobs.ts';
 import { keepPlannerStats } from './platform/db/planner-stats.ts';
 
 /** How often a worker compares table sizes with the planner's statistics (platform/db/planner-stats.ts). */
 const PLANNER_STATS_EVERY_MS = 2_000;
+/**
+ * A niced job process grades freely while at most half the machine's cores
+ * are busy at normal priority, a few jobs per sample up to three quarters,
+ * and holds gradings above that (at most 30 s each): at 16,000 candidates on
+ * 2 cores the steady state sits near half, the submit wave near all of it.
+ */
+const MACHINE_IDLE = 0.5;
+const MACHINE_BUSY = 0.75;
 
 export interface DemoAccount {
   role: string;
@@ -76,9 +84,11 @@ export interface AppContext {
   /**
    * Start job workers in this process (roles `worker` and `all`). `besideHttp`:
    * this process also answers requests (`all`), so gradings wait while its
-   * event loop is busy.
+   * event loop is busy. `niced`: a job-only process running at a lower CPU
+   * priority, so gradings wait while the machine's cores are busy at normal
+   * priority (its own niced work does not count).
    */
-  startWorkers(opts?: { besideHttp?: boolean }): void;
+  startWorkers(opts?: { besideHttp?: boolean; niced?: boolean }): void;
   /** Flush pending writes, stop workers, close pools — in that order. */
   close(): Promise<void>;
 }
@@ -290,7 +300,14 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       return checks;
     },
     startWorkers(opts = {}) {
-      const gate = opts.besideHttp ? new LoadGate() : undefined;
+      // Gradings wait while candidates' requests need the CPU: those of this
+      // process's own HTTP server, or — in a niced job process — whatever runs
+      // at normal priority on the machine (API processes, the database).
+      const gate = opts.besideHttp
+        ? new LoadGate()
+        : opts.niced
+          ? new LoadGate({ utilization: machineCpuUtilization(), idleUtilization: MACHINE_IDLE, maxUtilization: MACHINE_BUSY })
+          : undefined;
       if (gate) workers.push({ close: async () => gate.close() });
       workers.push(...registerJobHandlers(ctx, config.worker, gate));
       // One keeper per worker process; several analyzing the same table at once is harmless.

@@ -144,9 +144,11 @@ async function run(config: Config, role: 'all' | 'serve' | 'worker'): Promise<vo
   // A process that only runs jobs yields the CPU to the API processes on the
   // same machine: at the end of an exam thousands of submits and their
   // gradings arrive together, and the submits are the ones someone waits for.
+  let niced = false;
   if (role === 'worker' && config.workerNice > 0) {
     try {
       setPriority(Math.max(getPriority(), config.workerNice));
+      niced = getPriority() > 0;
     } catch {
       // not permitted here (some containers): run at the inherited priority
     }
@@ -175,7 +177,7 @@ async function run(config: Config, role: 'all' | 'serve' | 'worker'): Promise<vo
     ctx.log.info('shutdown complete');
   });
 
-  if (role !== 'serve') ctx.startWorkers({ besideHttp: role === 'all' });
+  if (role !== 'serve') ctx.startWorkers({ besideHttp: role === 'all', niced });
   if (app) {
     const sockets = clientSocketLimit();
     if (sockets) app.server.maxConnections = sockets;

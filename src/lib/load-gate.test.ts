@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { LoadGate } from './load-gate.ts';
+import type { CpuInfo } from 'node:os';
+import { LoadGate, machineCpuUtilization } from './load-gate.ts';
 
 /** Keeps the event loop ~90 % busy until stopped, like a process answering a storm of requests. */
 function keepBusy(): () => void {
@@ -76,6 +77,41 @@ describe('LoadGate', () => {
       assert.equal(gate.state, 'busy');
     } finally {
       stop();
+      gate.close();
+    }
+  });
+
+  it('measures the cores busy at normal priority, leaving niced work out', () => {
+    const cpu = (user: number, nice: number, sys: number, idle: number, irq = 0): CpuInfo => ({ model: 'test', speed: 1, times: { user, nice, sys, idle, irq } });
+    let now = [cpu(1000, 0, 500, 8000), cpu(1000, 0, 500, 8000)];
+    const sample = machineCpuUtilization(() => now);
+    // 100 ticks per core: core 0 all at normal priority, core 1 split between niced work and idle.
+    now = [cpu(1080, 0, 520, 8000), cpu(1000, 60, 500, 8040)];
+    assert.equal(sample(), 0.5);
+    // Only niced work and idle: the machine has room for the API.
+    now = [cpu(1080, 100, 520, 8000), cpu(1000, 160, 500, 8040)];
+    assert.equal(sample(), 0);
+    // Everything busy at normal priority (interrupts count too).
+    now = [cpu(1170, 100, 520, 8000, 10), cpu(1050, 160, 550, 8040)];
+    assert.equal(sample(), 1);
+    // No time passed (or a counter went backwards): no load, never NaN.
+    assert.equal(sample(), 0);
+  });
+
+  it('holds work while the sampled load is high, whatever is measured', async () => {
+    let load = 0.9;
+    const gate = new LoadGate({ utilization: () => load, idleUtilization: 0.5, maxUtilization: 0.75, sampleMs: 20, maxWaitMs: 60_000 });
+    try {
+      await sleep(60);
+      assert.equal(gate.state, 'busy');
+      let passed = false;
+      const waiting = gate.whenCalm().then(() => (passed = true));
+      await sleep(100);
+      assert.equal(passed, false, 'held while the machine is busy');
+      load = 0.3;
+      await waiting;
+      assert.equal(gate.state, 'idle');
+    } finally {
       gate.close();
     }
   });

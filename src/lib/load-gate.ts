@@ -1,20 +1,70 @@
 /**
- * Lets background work in a process that also answers requests wait while
- * the event loop is busy. In the embedded default (`examday all` on PGlite)
- * the job worker, the HTTP server and the database share one thread; at the
- * end of an exam thousands of submits and their gradings arrive together,
- * and the submits are what candidates wait for.
+ * Lets background work wait while the requests it competes with need the
+ * CPU. At the end of an exam thousands of submits and their gradings arrive
+ * together, and the submits are what candidates wait for.
  *
- * The loop's utilisation is sampled every `sampleMs`. While it is nearly idle
+ * What is measured depends on where the work runs. In the embedded default
+ * (`examday all` on PGlite) the job worker, the HTTP server and the database
+ * share one thread: the gate watches that event loop (`eventLoopUtilization`,
+ * the default). A separate, niced job process (`examday worker`, the job
+ * process of `all --processes K`) shares the machine's cores with the API
+ * processes and the database instead: it watches how busy the cores are with
+ * work at normal priority (`machineCpuUtilization`), which leaves out its own
+ * niced work, so it never holds itself back.
+ *
+ * Utilisation is sampled every `sampleMs`. While it is nearly idle
  * (≤ `idleUtilization`) work passes freely. While it is in use but has room
  * (≤ `maxUtilization`) at most `perSample` callers pass per sample, so a
  * backlog of gradings cannot take the loop over between two samples. Above
  * that, callers wait — but never longer than `maxWaitMs`: background work is
  * delayed, never starved.
  */
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
+import os from 'node:os';
+import { performance } from 'node:perf_hooks';
+
+/** Returns the utilisation (0–1) since its previous call. */
+export type UtilizationSampler = () => number;
+
+/** This thread's event loop: the share of time it was running code. */
+export function eventLoopUtilization(): UtilizationSampler {
+  let last = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const u = performance.eventLoopUtilization(now, last).utilization;
+    last = now;
+    return u;
+  };
+}
+
+/**
+ * The machine's cores: the share of their time spent on processes at normal
+ * or higher priority (user, system and interrupts; not idle, I/O wait, or
+ * niced work such as a job process running at a lower priority).
+ */
+export function machineCpuUtilization(cpus: () => os.CpuInfo[] = os.cpus): UtilizationSampler {
+  const totals = (): { busy: number; all: number } => {
+    let busy = 0;
+    let all = 0;
+    for (const c of cpus()) {
+      const t = c.times;
+      busy += t.user + t.sys + t.irq;
+      all += t.user + t.nice + t.sys + t.idle + t.irq;
+    }
+    return { busy, all };
+  };
+  let last = totals();
+  return () => {
+    const now = totals();
+    const all = now.all - last.all;
+    const u = all > 0 ? (now.busy - last.busy) / all : 0;
+    last = now;
+    return Math.min(1, Math.max(0, u));
+  };
+}
 
 export interface LoadGateOptions {
+  /** What is measured (default: this thread's event loop). */
+  utilization?: UtilizationSampler;
   /** Utilisation (0–1) up to which callers pass without limit (default 0.15). */
   idleUtilization?: number;
   /** Utilisation above which callers wait for a calmer sample (default 0.5). */
@@ -36,7 +86,7 @@ export class LoadGate {
   readonly #maxWaitMs: number;
   #state: State = 'idle';
   #passed = 0;
-  #last: EventLoopUtilization = performance.eventLoopUtilization();
+  readonly #utilization: UtilizationSampler;
   #waiters: { resolve: () => void; giveUpAt: number }[] = [];
   readonly #timer: NodeJS.Timeout;
 
@@ -45,6 +95,7 @@ export class LoadGate {
     this.#max = opts.maxUtilization ?? 0.5;
     this.#perSample = opts.perSample ?? 4;
     this.#maxWaitMs = opts.maxWaitMs ?? 30_000;
+    this.#utilization = opts.utilization ?? eventLoopUtilization();
     this.#timer = setInterval(() => this.#sample(), opts.sampleMs ?? 100);
     this.#timer.unref();
   }
@@ -70,9 +121,7 @@ export class LoadGate {
   }
 
   #sample(): void {
-    const now = performance.eventLoopUtilization();
-    const u = performance.eventLoopUtilization(now, this.#last).utilization;
-    this.#last = now;
+    const u = this.#utilization();
     this.#state = u <= this.#idle ? 'idle' : u <= this.#max ? 'room' : 'busy';
     this.#passed = 0;
     if (this.#waiters.length === 0) return;
