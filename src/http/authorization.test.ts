@@ -205,7 +205,7 @@ for (const target of dbTargets()) {
         .values({ session_id: s.id, assessment_id: a.id, candidate_id: actors.ownerCandidate.id })
         .returning('id')
         .executeTakeFirstOrThrow();
-      const attempt = await t.ctx.attempts.start({ id: actors.ownerCandidate.id, role: 'candidate', district: 'north' }, b.id);
+      const attempt = JSON.parse(await t.ctx.attempts.start({ id: actors.ownerCandidate.id, role: 'candidate', district: 'north' }, b.id)) as { id: string };
       const m = await k
         .insertInto('materials')
         .values({

@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { dbTargets } from '../../testing/db.ts';
 import { createTestApp, type Actor, type TestApp } from '../../testing/app.ts';
 import { AutosaveWriter } from './autosave.ts';
+import { attemptView } from './routes.ts';
 import { GRADING_QUEUE } from './service.ts';
 
 interface Paper {
@@ -36,7 +37,7 @@ for (const target of dbTargets()) {
         ...(actor ? { headers: actor.headers } : {}),
         ...(payload !== undefined ? { payload: payload as object } : {}),
       });
-      return { status: res.statusCode, body: res.body ? (res.json() as Record<string, unknown>) : {} };
+      return { status: res.statusCode, headers: res.headers, body: res.body ? (res.json() as Record<string, unknown>) : {} };
     }
 
     async function openSession(capacity = 10, startsInMs = -60_000, lengthMs = 3_600_000): Promise<string> {
@@ -169,6 +170,14 @@ for (const target of dbTargets()) {
       assert.ok((start.body.remainingS as number) > 590 && (start.body.remainingS as number) <= 600);
       const again = await api(c, 'POST', `/bookings/${bookingId}/attempt`);
       assert.equal(again.body.id, attemptId, 'starting twice returns the same attempt');
+      // Views are sent pre-serialised, past the response schema: check them against it here.
+      const isView = (body: unknown, what: string): void => {
+        const parsed = attemptView.strict().safeParse(body);
+        assert.ok(parsed.success, `${what}: ${parsed.error?.message}`);
+        for (const a of parsed.data.answers) assert.equal(new Date(a.savedAt).toISOString(), a.savedAt, `${what}: savedAt is ISO 8601 UTC`);
+      };
+      isView(start.body, 'start');
+      isView(again.body, 'start again');
 
       const paperRes = await t.app.inject({ method: 'GET', url: `/api/v1/attempts/${attemptId}/paper`, headers: c.headers });
       assert.equal(paperRes.statusCode, 200);
@@ -212,6 +221,15 @@ for (const target of dbTargets()) {
       assert.equal(saved.get(qids.single_choice!)?.value, 'b');
       assert.equal(saved.get(qids.single_choice!)?.seq, 3);
       assert.equal(saved.get(qids.true_false!)?.value, true);
+      isView(resume.body, 'resume');
+      const resumed = attemptView.parse(resume.body);
+      assert.deepEqual(
+        resumed.answers.map((a) => a.questionId),
+        [qids.single_choice, qids.true_false].sort(),
+        'answers in question id order',
+      );
+      const savedAt = Date.parse(resumed.answers[0]!.savedAt);
+      assert.ok(Math.abs(savedAt - Date.now()) < 60_000, 'savedAt is the time of the save');
 
       // Another candidate cannot see or write this attempt.
       const other = await t.candidate('north');
@@ -225,6 +243,8 @@ for (const target of dbTargets()) {
       const returned = new Map((sub.body.answers as { questionId: string; value: unknown }[]).map((a) => [a.questionId, a.value]));
       assert.equal(returned.get(qids.numeric!), 42.3, 'the submit returns the answers it closed with, its own included');
       assert.equal(returned.get(qids.single_choice!), 'b');
+      isView(sub.body, 'submit');
+      assert.equal(sub.headers['content-type'], 'application/json; charset=utf-8');
       const sub2 = await api(c, 'POST', `/attempts/${attemptId}/submit`, {});
       assert.equal(sub2.status, 200);
       assert.equal(sub2.body.submittedAt, sub.body.submittedAt);
@@ -370,7 +390,7 @@ for (const target of dbTargets()) {
         assert.equal(saved.refused.size, 0, 'the answer queued before the submit was accepted');
         assert.ok(closed, 'the submit closed the attempt');
         assert.deepEqual(
-          closed.answers.map((a) => [a.question_id, a.seq]),
+          (JSON.parse(closed.answers_json) as { questionId: string; seq: number }[]).map((a) => [a.questionId, a.seq]),
           [[qids.true_false, 7]],
           'the closed attempt holds the answer queued before it',
         );

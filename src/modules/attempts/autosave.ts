@@ -21,12 +21,13 @@
  * them share a few statements instead of a commit each. A submit is written
  * after every answer queued before it: its batch upserts its answers first,
  * then waits for the batches already in flight, then closes its attempts in
- * one UPDATE that also returns their saved answers. Attempt rows are locked
- * in id order by both statements, so batches from several processes wait
- * for each other but never deadlock.
+ * one UPDATE that also returns their saved answers, serialised. Attempt
+ * rows are locked in id order by both statements, so batches from several
+ * processes wait for each other but never deadlock.
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../platform/db/schema.ts';
+import { answersJson } from './answers-json.ts';
 
 export interface AnswerRow {
   attemptId: string;
@@ -51,7 +52,8 @@ export interface SubmittedAttempt {
   started_at: Date;
   deadline_at: Date;
   submitted_at: Date;
-  answers: { question_id: string; value: unknown; seq: number; saved_at: Date }[];
+  /** Its saved answers as a JSON array (answers-json.ts). */
+  answers_json: string;
 }
 
 type Pending =
@@ -180,12 +182,7 @@ export class AutosaveWriter {
     const reasons = new Map<string, SubmitReason>();
     for (const s of submits) reasons.set(s.attemptId.toLowerCase(), s.reason);
     const ids = [...reasons.keys()];
-    const rows = await sql<Omit<SubmittedAttempt, 'answers'> & {
-      question_id: string | null;
-      value: unknown;
-      seq: number | null;
-      saved_at: Date | null;
-    }>`
+    const rows = await sql<SubmittedAttempt>`
       WITH input AS (
         SELECT * FROM unnest(${ids}::uuid[], ${[...reasons.values()]}::text[]) AS u(id, reason)
       ), locked AS (
@@ -200,29 +197,9 @@ export class AutosaveWriter {
         RETURNING a.id, a.booking_id, a.session_id, a.started_at, a.deadline_at, a.submitted_at
       )
       SELECT c.id::text AS id, c.booking_id::text AS booking_id, c.session_id::text AS session_id,
-             c.started_at, c.deadline_at, c.submitted_at, r.question_id, r.value, r.seq, r.saved_at
-      FROM closed c LEFT JOIN responses r ON r.attempt_id = c.id
-      ORDER BY c.id, r.question_id`.execute(this.db);
-    const out = new Map<string, SubmittedAttempt>();
-    for (const r of rows.rows) {
-      let a = out.get(r.id);
-      if (!a) {
-        a = {
-          id: r.id,
-          booking_id: r.booking_id,
-          session_id: r.session_id,
-          started_at: r.started_at,
-          deadline_at: r.deadline_at,
-          submitted_at: r.submitted_at,
-          answers: [],
-        };
-        out.set(r.id, a);
-      }
-      if (r.question_id !== null && r.seq !== null && r.saved_at !== null) {
-        a.answers.push({ question_id: r.question_id, value: r.value, seq: r.seq, saved_at: r.saved_at });
-      }
-    }
-    return out;
+             c.started_at, c.deadline_at, c.submitted_at, ${answersJson('c.id')} AS answers_json
+      FROM closed c`.execute(this.db);
+    return new Map(rows.rows.map((r) => [r.id, r]));
   }
 
   async #writeAnswers(rows: AnswerRow[]): Promise<Set<string>> {

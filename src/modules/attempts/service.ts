@@ -14,6 +14,7 @@ import { TurnBatcher } from '../../lib/turn-batcher.ts';
 import type { Principal } from '../auth/tokens.ts';
 import { parseResponse } from '../questions/model.ts';
 import { gradeAttempt } from '../questions/grading.ts';
+import { answersJson, type AnswerView } from './answers-json.ts';
 import { AutosaveWriter, answerKey, type AnswerRow, type SubmitReason, type SubmittedAttempt } from './autosave.ts';
 import { BatchLoader } from './batch-loader.ts';
 import { DeadlineScheduler } from './deadlines.ts';
@@ -68,7 +69,7 @@ export interface AttemptView {
   remainingS: number;
   serverTime: string;
   submittedAt: string | null;
-  answers: { questionId: string; value: unknown; seq: number; savedAt: string }[];
+  answers: AnswerView[];
 }
 
 /** A submitted attempt still ungraded after this gets its grading job queued again. */
@@ -183,10 +184,10 @@ export function createAttemptService(deps: AttemptServiceDeps) {
   }
 
   /** The attempt with its saved answers, in one round trip. */
-  async function view(attemptId: string): Promise<AttemptView> {
-    const rows = await db
+  /** The attempt's view as JSON text, answers included. */
+  async function view(attemptId: string): Promise<string> {
+    const a = await db
       .selectFrom('attempts as a')
-      .leftJoin('responses as r', 'r.attempt_id', 'a.id')
       .select([
         'a.id',
         'a.booking_id',
@@ -195,24 +196,16 @@ export function createAttemptService(deps: AttemptServiceDeps) {
         'a.started_at',
         'a.deadline_at',
         'a.submitted_at',
-        'r.question_id',
-        'r.value',
-        'r.seq',
-        'r.saved_at',
+        answersJson('a.id').as('answers_json'),
       ])
       .where('a.id', '=', attemptId)
-      .execute();
-    const a = rows[0];
+      .executeTakeFirst();
     if (!a) throw notFound('attempt');
-    const answers = rows.flatMap((r) =>
-      r.question_id !== null && r.seq !== null && r.saved_at !== null
-        ? [{ question_id: r.question_id, value: r.value, seq: r.seq, saved_at: r.saved_at }]
-        : [],
-    );
-    return toView(a, answers);
+    return viewJson(a, a.answers_json);
   }
 
-  function toView(
+  /** An AttemptView as JSON text, with `answers` already serialised (answers-json.ts). */
+  function viewJson(
     a: {
       id: string;
       booking_id: string;
@@ -222,10 +215,10 @@ export function createAttemptService(deps: AttemptServiceDeps) {
       deadline_at: Date;
       submitted_at: Date | null;
     },
-    answers: { question_id: string; value: unknown; seq: number; saved_at: Date }[],
-  ): AttemptView {
+    answers: string,
+  ): string {
     const now = Date.now();
-    return {
+    const head: Omit<AttemptView, 'answers'> = {
       id: a.id,
       bookingId: a.booking_id,
       sessionId: a.session_id,
@@ -235,8 +228,9 @@ export function createAttemptService(deps: AttemptServiceDeps) {
       remainingS: a.status === 'in_progress' ? Math.max(0, Math.floor((a.deadline_at.getTime() - now) / 1000)) : 0,
       serverTime: new Date(now).toISOString(),
       submittedAt: a.submitted_at?.toISOString() ?? null,
-      answers: answers.map((r) => ({ questionId: r.question_id, value: r.value, seq: r.seq, savedAt: r.saved_at.toISOString() })),
     };
+    // The head's JSON ends with its closing brace; the answers go in before it.
+    return `${JSON.stringify(head).slice(0, -1)},"answers":${answers}}`;
   }
 
   const isOpen = (f: AttemptFacts): boolean => f.status === 'in_progress' && Date.now() <= f.deadlineMs + graceS * 1000;
@@ -315,12 +309,12 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     seed: number;
     started_at: Date;
     deadline_at: Date;
-  }): Promise<AttemptView> {
+  }): Promise<string> {
     await deadlines.schedule(row.session_id, row.deadline_at);
     const full = { ...row, status: 'in_progress' as const, submitted_at: null };
     // The paper and the first autosaves usually follow on this process.
     remember(await factsFrom(full));
-    return toView(full, []);
+    return viewJson(full, '[]');
   }
 
   /**
@@ -332,7 +326,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
    * that does not hold; `startChecked` then says which. At 09:00 every
    * candidate starts within a minute: one round trip instead of two.
    */
-  async function startAtOnce(p: Principal, bookingId: string): Promise<AttemptView | undefined> {
+  async function startAtOnce(p: Principal, bookingId: string): Promise<string | undefined> {
     const a = await starts.run({ bookingId: bookingId.toLowerCase(), candidateId: p.id });
     return a && started(a);
   }
@@ -368,7 +362,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
   const starts = new TurnBatcher(startMany);
 
   /** Start with every check spelled out: the path of a repeat, a cancelled booking or a closed session, each with its answer. */
-  async function startChecked(p: Principal, bookingId: string): Promise<AttemptView> {
+  async function startChecked(p: Principal, bookingId: string): Promise<string> {
     const b = await db
       .selectFrom('bookings as b')
       .innerJoin('exam_sessions as s', 's.id', 'b.session_id')
@@ -404,13 +398,17 @@ export function createAttemptService(deps: AttemptServiceDeps) {
   return {
     papers,
 
-    /** Start (or resume) the attempt of a booking. Idempotent: a second call returns the same attempt. */
-    async start(p: Principal, bookingId: string): Promise<AttemptView> {
+    /**
+     * Start (or resume) the attempt of a booking. Idempotent: a second call
+     * returns the same attempt. Start, get and submit answer with the
+     * AttemptView as JSON text, ready to send.
+     */
+    async start(p: Principal, bookingId: string): Promise<string> {
       if (!isUuid(bookingId)) throw notFound('booking');
       return (await startAtOnce(p, bookingId)) ?? (await startChecked(p, bookingId));
     },
 
-    async get(p: Principal, attemptId: string): Promise<AttemptView> {
+    async get(p: Principal, attemptId: string): Promise<string> {
       const f = await authorize(p, attemptId);
       return view(f.id);
     },
@@ -434,7 +432,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     },
 
     /** Submit (idempotent): optional last answers are saved first. */
-    async submit(p: Principal, attemptId: string, answers: AnswerInput[] = []): Promise<AttemptView> {
+    async submit(p: Principal, attemptId: string, answers: AnswerInput[] = []): Promise<string> {
       const f = await authorize(p, attemptId);
       requireCandidate(p, f);
       // The last answers and the submit are queued in the same turn, so they
@@ -443,7 +441,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
       const saving = rows.length > 0 ? writeAnswers(f, rows).catch(ignoreClosed) : undefined;
       const closing = closeAttempt(f.id, Date.now() > f.deadlineMs + graceS * 1000 ? 'deadline' : 'candidate');
       const [, closed] = await Promise.all([saving, closing]);
-      return closed ? toView({ ...closed, status: 'submitted' }, closed.answers) : view(f.id);
+      return closed ? viewJson({ ...closed, status: 'submitted' }, closed.answers_json) : view(f.id);
     },
 
     /** Job: submit an attempt still open after deadline + grace, with its saved answers. */
