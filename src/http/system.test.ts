@@ -69,6 +69,12 @@ for (const target of dbTargets()) {
       ]) {
         assert.ok(res.body.includes(name), `missing ${name}`);
       }
+      // Default metrics stay, except those that walk every open socket on each scrape.
+      assert.ok(res.body.includes('process_cpu_seconds_total'));
+      assert.ok(res.body.includes('nodejs_heap_size_used_bytes'));
+      for (const name of ['nodejs_active_handles', 'nodejs_active_resources', 'process_open_fds']) {
+        assert.ok(!res.body.includes(`${name} `) && !res.body.includes(`${name}{`), `${name} is not collected`);
+      }
     });
 
     it('serves OpenAPI 3.1 generated from the route schemas, and Swagger UI', async () => {

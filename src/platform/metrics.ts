@@ -17,9 +17,24 @@ export interface Metrics {
   close(): void;
 }
 
+/**
+ * Default metrics whose every scrape walks each open handle or descriptor,
+ * with the event loop blocked meanwhile: an API process holding 12,000
+ * sockets stalled ~35 ms per scrape on them (~1 ms without). The rest of the
+ * default set stays (CPU, memory, heap, GC, event-loop lag, max descriptors).
+ */
+const PER_HANDLE_METRICS = [
+  'nodejs_active_handles',
+  'nodejs_active_handles_total',
+  'nodejs_active_resources',
+  'nodejs_active_resources_total',
+  'process_open_fds',
+];
+
 export function createMetrics(): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
+  for (const name of PER_HANDLE_METRICS) registry.removeSingleMetric(name);
   const loop = monitorEventLoopDelay({ resolution: 20 });
   loop.enable();
   new Gauge({
