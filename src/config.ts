@@ -78,7 +78,7 @@ export const envSchema = z.object({
   LOGIN_RATE_LIMIT_PER_MIN: int(1, 100_000).default(10),
 
   ATTEMPT_GRACE_S: int(0, 3600).default(30),
-  AUTOSAVE_FLUSH_MS: int(0, 1000).default(4),
+  AUTOSAVE_FLUSH_MS: int(0, 1000).default(16),
   AUTOSAVE_MAX_BATCH: int(1, 10_000).default(500),
 
   WORKER_CONCURRENCY: int(1, 256).default(4),
