@@ -23,12 +23,19 @@ const CLI = path.join(ROOT, 'bin/examday.mjs');
 const pgUrl = process.env.DATABASE_URL;
 const redisUrl = process.env.REDIS_URL;
 
+/**
+ * The primary's examday workers (forked with the primary's own command line).
+ * Anything else listed under it for a moment — a CI run once saw a fourth
+ * child here that this test could not name afterwards — is not a worker and
+ * is not counted.
+ */
 const children = (pid: number): number[] => {
   try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
+    return execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' })
       .split('\n')
-      .map((s) => Number(s.trim()))
-      .filter((n) => n > 0);
+      .map((line) => /^\s*(\d+)\s+(.*)$/.exec(line))
+      .filter((m): m is RegExpExecArray => m !== null && m[2]!.includes(CLI))
+      .map((m) => Number(m[1]));
   } catch {
     return []; // ps exits 1 when there are none
   }
