@@ -8,6 +8,7 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import type { AckedChunk, CandidateSeed, ChildTotals, FromChild, ScenarioConfig, ToChild } from './protocol.ts';
+import { PhaseAggregates } from './phases.ts';
 import { Aggregate, summarize, type LatencySummary } from './stats.ts';
 
 export interface LoadPlan {
@@ -43,6 +44,8 @@ export interface LoadOutcome {
   /** Seconds from start until the last generator finished. */
   elapsedS: number;
   aggregate: Aggregate;
+  /** The same intervals by planned phase: sign-in storm, exam, submit window. */
+  phases: PhaseAggregates;
   series: SecondPoint[];
   totals: ChildTotals;
   acked: AckedChunk[];
@@ -82,6 +85,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadOutcome> {
   const loader = tsxLoader();
   const children: ChildProcess[] = [];
   const aggregate = new Aggregate();
+  const phases = new PhaseAggregates(plan.config);
   const series: SecondPoint[] = [];
   const buckets = new Map<number, Bucket>();
   const lastSec = new Array<number>(procs).fill(0);
@@ -165,6 +169,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadOutcome> {
                 break;
               case 'tick': {
                 aggregate.add(m.snapshot);
+                phases.add(m.sec, m.snapshot);
                 const b = bucket(m.sec);
                 b.agg.add(m.snapshot);
                 b.active += m.active;
@@ -216,7 +221,7 @@ export async function runLoad(plan: LoadPlan): Promise<LoadOutcome> {
       throw err;
     }
     finalize(true);
-    return { startAt, elapsedS: series.length, aggregate, series, totals, acked };
+    return { startAt, elapsedS: series.length, aggregate, phases, series, totals, acked };
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

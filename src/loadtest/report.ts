@@ -3,6 +3,7 @@
  * scripts, no external assets) that opens anywhere, offline.
  */
 import type { SecondPoint } from './coordinator.ts';
+import { PHASES, PHASE_LABELS } from './phases.ts';
 import type { ResourceSummary } from './resources.ts';
 import type { LoadtestSummary } from './summary.ts';
 
@@ -128,6 +129,11 @@ export function renderReport(summary: LoadtestSummary, series: SecondPoint[], re
   head.push(['load generator lateness (highest p99)', `${summary.generator_lag_max_ms} ms${summary.generator_lag_max_ms > 50 ? ' — the generator was short of CPU; latencies include its lateness' : ''}`]);
   if (summary.db_pool_waiting_max !== undefined) head.push(['queries waiting for a pool connection (highest sample)', summary.db_pool_waiting_max]);
   const endpoints = Object.entries(summary.endpoints).map(([ep, e]) => [ep, e.ok, e.errors, e.retries, e.failed, e.p50_ms, e.p95_ms, e.p99_ms, e.max_ms]);
+  const phases = PHASES.map((ph) => {
+    const p = summary.phases[ph];
+    const a = p.autosave;
+    return [PHASE_LABELS[ph], `${p.from_s}–${p.to_s ?? 'end'} s`, p.requests, p.errors, a.count, a.p50_ms, a.p95_ms, a.p99_ms, a.max_ms, p.paper.count ? p.paper.p99_ms : '—'];
+  });
   const errors = Object.entries(summary.errors_by_code).sort((a, b) => b[1] - a[1]);
   const charts = [
     lineChart('Autosave latency from intended send time', 'ms', percentileLines(series, (p) => p.autosave), { xMax, threshold: 250 }),
@@ -180,6 +186,9 @@ ${table(head, ['', ''])}
 <h2>Errors</h2>${charts.slice(5, 7).join('\n')}
 ${charts[7] ? `<h2>CPU</h2>${charts[7]}` : ''}
 ${Object.keys(summary.errors_by_endpoint).length ? `<h2>Errors by endpoint</h2>${table(Object.entries(summary.errors_by_endpoint), ['endpoint, status and code', 'tries'])}` : ''}
+<h2>By phase</h2>
+<p><small>Seconds as planned: sign-ins spread over the storm, then the exam, then the submit window and the drain.</small></p>
+${table(phases, ['phase', 'seconds', 'requests', 'errors', 'autosaves', 'autosave p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'paper p99 ms'])}
 <h2>Per endpoint</h2>
 ${table(endpoints, ['endpoint', 'ok', 'errors', 'retries', 'failed', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'])}
 <h2>Candidates</h2>

@@ -1,6 +1,7 @@
 /** The run's summary: the JSON object printed last with `--json`, and the report's figures. */
 import type { LoadOutcome, SecondPoint } from './coordinator.ts';
 import type { LostAnswersReport } from './lost-answers.ts';
+import { PHASES, PHASE_LABELS, summarizePhases, type Phase, type PhaseSummary } from './phases.ts';
 import type { ResourceSummary } from './resources.ts';
 import { summarize, type EndpointCounts, type LatencySummary } from './stats.ts';
 
@@ -39,6 +40,8 @@ export interface LoadtestSummary {
   database: string;
   embedded: boolean;
   endpoints: Record<string, EndpointCounts & LatencySummary>;
+  /** Requests, errors, autosave and paper latency of each planned phase: sign-in storm, exam, submit window. */
+  phases: Record<Phase, PhaseSummary>;
   errors_by_code: Record<string, number>;
   /** The same errors by endpoint: `submit 503 overloaded`. */
   errors_by_endpoint: Record<string, number>;
@@ -127,6 +130,7 @@ export function buildSummary(i: SummaryInput): LoadtestSummary {
     database: i.database,
     embedded: i.embedded,
     endpoints,
+    phases: summarizePhases(i.outcome.phases),
     errors_by_code: Object.fromEntries([...agg.errorsByKey].sort((a, b) => b[1] - a[1])),
     errors_by_endpoint: Object.fromEntries([...agg.errorsByEndpoint].sort((a, b) => b[1] - a[1])),
     candidates_signed_in: totals.signedIn,
@@ -172,6 +176,11 @@ export function progressLine(p: SecondPoint, total: number, durationS: number): 
   ].join(' · ');
 }
 
+function phaseText(ph: Phase, p: PhaseSummary): string {
+  const span = `${p.from_s}–${p.to_s === null ? 'end' : p.to_s} s`;
+  return `${PHASE_LABELS[ph]} ${span} ${p.autosave.count ? `${p.autosave.p99_ms} ms` : '—'}`;
+}
+
 /** A few human lines for the end of a run without `--json`. */
 export function humanSummary(s: LoadtestSummary): string {
   const lost = s.lost_answers === null ? `not checked (${s.lost_answers_note ?? 'no database access'})` : n(s.lost_answers);
@@ -180,6 +189,7 @@ export function humanSummary(s: LoadtestSummary): string {
     `autosave p50/p95/p99/max ${s.autosave_p50_ms}/${s.autosave_p95_ms}/${s.autosave_p99_ms}/${s.autosave_max_ms} ms · paper p50/p99/max ${s.paper_p50_ms}/${s.paper_p99_ms}/${s.paper_max_ms} ms`,
     `errors ${n(s.errors)} (${(s.error_rate * 100).toFixed(3)} %) · failed operations ${n(s.failed_operations)} · candidates submitted ${n(s.candidates_submitted)}/${n(s.candidates)}`,
     `acknowledged answers ${n(s.acked_answers)} · lost answers ${lost}`,
+    `autosave p99 by phase: ${PHASES.map((ph) => phaseText(ph, s.phases[ph])).join(' · ')}`,
   ];
   if (Object.keys(s.errors_by_code).length) {
     lines.push(`errors by code: ${Object.entries(s.errors_by_code).map(([k, v]) => `${k} ×${v}`).join(', ')}`);

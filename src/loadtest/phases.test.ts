@@ -1,0 +1,95 @@
+/** Latency by phase: which planned phase each second belongs to, and what the summary reports for each. */
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { judgeStep } from './capacity.ts';
+import type { LoadOutcome } from './coordinator.ts';
+import { PhaseAggregates, phaseBounds, phaseOf } from './phases.ts';
+import { Aggregate, Recorder } from './stats.ts';
+import { buildSummary, humanSummary } from './summary.ts';
+
+const plan = { stormS: 60, durationS: 300, submitWindowS: 30 };
+
+describe('load test phases', () => {
+  it('puts each one-second interval in the storm, the exam or the submit window', () => {
+    assert.deepEqual(phaseBounds(plan), {
+      sign_in: { from_s: 0, to_s: 60 },
+      exam: { from_s: 60, to_s: 270 },
+      submit: { from_s: 270, to_s: null },
+    });
+    assert.deepEqual(
+      [1, 60, 61, 270, 271, 300, 330].map((s) => phaseOf(s, plan)),
+      ['sign_in', 'sign_in', 'exam', 'exam', 'submit', 'submit', 'submit'],
+    );
+    // A storm that reaches into the submit window: the storm first, no exam phase.
+    const short = { stormS: 60, durationS: 80, submitWindowS: 30 };
+    assert.deepEqual(phaseBounds(short).exam, { from_s: 60, to_s: 60 });
+    assert.deepEqual([59, 60, 61].map((s) => phaseOf(s, short)), ['sign_in', 'sign_in', 'submit']);
+  });
+
+  it('reports each phase with its own autosave percentiles, requests and errors', () => {
+    const phases = new PhaseAggregates(plan);
+    const aggregate = new Aggregate();
+    const tick = (sec: number, fill: (r: Recorder) => void): void => {
+      const r = new Recorder();
+      fill(r);
+      const snap = r.flush();
+      aggregate.add(snap);
+      phases.add(sec, snap);
+    };
+    // A slow storm, a fast exam, a submit window with one refusal.
+    tick(30, (r) => {
+      for (let i = 0; i < 100; i++) r.ok('autosave', 400 + i);
+      r.ok('paper', 200);
+      r.ok('login', 900);
+    });
+    tick(150, (r) => {
+      for (let i = 0; i < 1000; i++) r.ok('autosave', 10 + (i % 20));
+    });
+    tick(285, (r) => {
+      for (let i = 0; i < 100; i++) r.ok('autosave', 50);
+      r.ok('submit', 80);
+      r.error('submit', '503 overloaded');
+    });
+    const outcome: LoadOutcome = {
+      startAt: Date.parse('2026-11-23T09:00:00Z'),
+      elapsedS: 300,
+      aggregate,
+      phases,
+      series: [],
+      totals: { candidates: 100, signedIn: 100, started: 100, submitted: 100, gaveUp: 0, connects: 100, ackedWrites: 1200, resumes: 0, sessionFull: 0, resumeMismatches: 0, examples: [] },
+      acked: [],
+    };
+    const s = buildSummary({
+      outcome,
+      candidates: 100,
+      durationS: 300,
+      steady: { from: 75, to: 270 },
+      lost: undefined,
+      resources: undefined,
+      target: 'http://127.0.0.1:3000',
+      database: 'postgres',
+      embedded: false,
+      settings: {},
+    });
+    assert.equal(s.phases.sign_in.autosave.count, 100);
+    assert.ok(s.phases.sign_in.autosave.p99_ms >= 498 && s.phases.sign_in.autosave.p99_ms <= 500, String(s.phases.sign_in.autosave.p99_ms));
+    assert.equal(s.phases.sign_in.paper.count, 1);
+    assert.equal(s.phases.sign_in.requests, 102);
+    assert.equal(s.phases.exam.autosave.count, 1000);
+    assert.ok(s.phases.exam.autosave.p99_ms <= 30, String(s.phases.exam.autosave.p99_ms));
+    assert.equal(s.phases.exam.paper.count, 0);
+    assert.equal(s.phases.submit.errors, 1);
+    assert.equal(s.phases.submit.requests, 102);
+    assert.equal(s.phases.submit.to_s, null);
+    // The run's p99 is the storm's tail; the phases say so.
+    assert.ok(s.autosave_p99_ms >= 400, String(s.autosave_p99_ms));
+    assert.match(humanSummary(s), /autosave p99 by phase: sign-in 0–60 s 49\d(\.\d)? ms · exam 60–270 s \d+(\.\d)? ms · submit 270–end s 50 ms/);
+
+    // `examday capacity` says which phase broke the objective.
+    const step = judgeStep(s, 250, 0.01);
+    assert.equal(step.held, false);
+    assert.deepEqual(Object.keys(step.autosave_p99_ms_by_phase), ['sign_in', 'exam', 'submit']);
+    assert.equal(step.autosave_p99_ms_by_phase.submit, 50);
+    assert.match(step.broke[0]!, /^autosave p99 .* > 250 ms \(by phase: sign-in 49\d(\.\d)? ms, exam \d+(\.\d)? ms, submit 50 ms\)$/);
+  });
+});
