@@ -95,6 +95,20 @@ export function judgeStep(s: LoadtestSummary, p99ObjectiveMs: number, maxErrorRa
   };
 }
 
+/**
+ * Which planned phases broke the p99 objective, when not all did: the CPU
+ * figures of a step are the exam phase's means, and a step that breaks only in
+ * the sign-in storm or the submit wave looks calmer there than it was.
+ */
+export function phasesOverObjective(step: StepOutcome, objectiveMs: number): string {
+  const p = step.autosave_p99_ms_by_phase;
+  const over = PHASES.filter((ph) => p[ph] > objectiveMs);
+  if (over.length === 0 || over.length === PHASES.length) return '';
+  const list = (phs: readonly Phase[]): string => phs.map((ph) => `${PHASE_LABELS[ph]} ${p[ph]} ms`).join(', ');
+  const under = PHASES.filter((ph) => p[ph] > 0 && p[ph] <= objectiveMs);
+  return `autosave p99 over ${objectiveMs} ms in ${list(over)}${under.length ? ` but not in ${list(under)}` : ''}; the CPU figures are the exam phase's means`;
+}
+
 /** The bottleneck as observed in a step's resource figures. */
 export function observeBottleneck(step: StepOutcome, cores: number, database: string): string {
   const c = step.cpu_cores;
@@ -183,7 +197,7 @@ export async function runCapacity(o: CapacityOptions): Promise<CapacityReport> {
   const broken = steps.find((s) => !s.held);
   const observedAt = broken ?? held;
   const bottleneck = observedAt
-    ? `${broken ? `at ${broken.candidates.toLocaleString('en-US')} candidates (first step that broke)` : `at ${observedAt.candidates.toLocaleString('en-US')} candidates (no step broke; the highest step run)`}: ${observeBottleneck(observedAt, cores, database)}`
+    ? `${broken ? `at ${broken.candidates.toLocaleString('en-US')} candidates (first step that broke)` : `at ${observedAt.candidates.toLocaleString('en-US')} candidates (no step broke; the highest step run)`}: ${[phasesOverObjective(observedAt, o.p99ObjectiveMs), observeBottleneck(observedAt, cores, database)].filter(Boolean).join('; ')}`
     : 'no step ran';
   const { projection, basis } = project(held, cores, o.nodes, database);
   const report: CapacityReport = {

@@ -1,7 +1,7 @@
 /** Latency by phase: which planned phase each second belongs to, and what the summary reports for each. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { judgeStep } from './capacity.ts';
+import { judgeStep, phasesOverObjective } from './capacity.ts';
 import type { LoadOutcome } from './coordinator.ts';
 import { PhaseAggregates, phaseBounds, phaseOf } from './phases.ts';
 import { Aggregate, Recorder } from './stats.ts';
@@ -91,5 +91,9 @@ describe('load test phases', () => {
     assert.deepEqual(Object.keys(step.autosave_p99_ms_by_phase), ['sign_in', 'exam', 'submit']);
     assert.equal(step.autosave_p99_ms_by_phase.submit, 50);
     assert.match(step.broke[0]!, /^autosave p99 .* > 250 ms \(by phase: sign-in 49\d(\.\d)? ms, exam \d+(\.\d)? ms, submit 50 ms\)$/);
+    assert.match(phasesOverObjective(step, 250), /^autosave p99 over 250 ms in sign-in 49\d(\.\d)? ms but not in exam \d+(\.\d)? ms, submit 50 ms; /);
+    // Every phase over (or none): nothing to add.
+    assert.equal(phasesOverObjective(step, 10), '');
+    assert.equal(phasesOverObjective(step, 1000), '');
   });
 });
