@@ -44,16 +44,12 @@ describe('LoadGate', () => {
   });
 
   it('lets a few through per sample while the loop is in use but has room', async () => {
-    const gate = new LoadGate({ sampleMs: 50, perSample: 2, maxWaitMs: 60_000 });
-    // ~30 % busy: 15 ms of work every 50 ms.
-    const timer = setInterval(() => {
-      const until = Date.now() + 15;
-      while (Date.now() < until) {
-        // busy
-      }
-    }, 50);
+    // A fixed reading in the band between idle (0.15) and busy (0.5). Reading a
+    // really ~30 % busy loop here read 'busy' on a CI machine running other
+    // suites at the same time; the real sampler is covered by the tests above.
+    const gate = new LoadGate({ utilization: () => 0.3, sampleMs: 50, perSample: 2, maxWaitMs: 60_000 });
     try {
-      await sleep(200);
+      await sleep(120);
       assert.equal(gate.state, 'room');
       const order: number[] = [];
       const all = Array.from({ length: 6 }, (_, i) => gate.whenCalm().then(() => order.push(i)));
@@ -63,7 +59,6 @@ describe('LoadGate', () => {
       await Promise.all(all);
       assert.deepEqual(order, [0, 1, 2, 3, 4, 5], 'in arrival order');
     } finally {
-      clearInterval(timer);
       gate.close();
     }
   });
