@@ -32,6 +32,8 @@ export const envSchema = z.object({
   LOG_SLOW_REQUEST_MS: int(1, 600_000).default(1000),
   WORKER_NICE: int(0, 19).default(10),
 
+  ARRIVAL_LAG_MS: int(0, 10_000).default(0),
+  ARRIVAL_MAX_WAIT_MS: int(0, 60_000).default(10_000),
   SHED_EVENT_LOOP_DELAY_MS: int(0, 60_000).default(0),
   SHED_HEAP_USED_MB: int(0, 1_000_000).optional(),
   SHED_MAX_IN_FLIGHT: int(0, 1_000_000).default(4000),
@@ -103,6 +105,8 @@ export interface Config {
    * exceeded (0 = that check is off). heapUsedMb undefined = 90% of V8's heap limit.
    */
   shed: { eventLoopDelayMs: number; heapUsedMb: number | undefined; maxInFlight: number; retryAfterS: number };
+  /** Arrival gate (src/http/arrival-gate.ts): sign-ins wait while the event loop lags more than targetLagMs (0 = off). */
+  arrivals: { targetLagMs: number; maxWaitMs: number };
   dataDir: string;
   /** `requests`: one line per request; otherwise only errors and requests slower than slowRequestMs. */
   log: { level: Env['LOG_LEVEL']; requests: boolean; slowRequestMs: number };
@@ -177,6 +181,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       maxInFlight: e.SHED_MAX_IN_FLIGHT,
       retryAfterS: e.SHED_RETRY_AFTER_S,
     },
+    arrivals: { targetLagMs: e.ARRIVAL_LAG_MS, maxWaitMs: e.ARRIVAL_MAX_WAIT_MS },
     dataDir: path.resolve(e.EXAMDAY_DATA_DIR),
     log: { level: e.LOG_LEVEL, requests: e.LOG_REQUESTS, slowRequestMs: e.LOG_SLOW_REQUEST_MS },
     db: {

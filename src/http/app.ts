@@ -19,6 +19,7 @@ import { isDatabaseOverloaded } from '../platform/db/index.ts';
 import { authPlugin } from './auth.ts';
 import { AppError, errorCodes, problem, type ErrorCode } from './errors.ts';
 import { registerRoutes } from './routes.ts';
+import { registerArrivalGate } from './arrival-gate.ts';
 import { registerShedding } from './shedding.ts';
 import { requestLogger } from './request-logger.ts';
 import type { App } from './types.ts';
@@ -64,6 +65,8 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     done();
   });
 
+  // Before shedding: an arrival waiting at the gate is not yet a request in progress.
+  registerArrivalGate(app, { ...ctx.config.arrivals, registry: ctx.metrics.registry });
   await registerShedding(app, {
     ...ctx.config.shed,
     // On the embedded database queries run on the event loop, so its delay measures them, not overload.

@@ -57,7 +57,7 @@ export async function authRoutes(app: App, ctx: AppContext): Promise<void> {
   app.post(
     '/auth/login',
     {
-      config: limit((req) => bodyField(req, 'email').toLowerCase()),
+      config: { ...limit((req) => bodyField(req, 'email').toLowerCase()), arrival: true },
       schema: {
         tags: ['auth'],
         summary: 'Staff sign-in with email and password',
@@ -71,7 +71,7 @@ export async function authRoutes(app: App, ctx: AppContext): Promise<void> {
   app.post(
     '/auth/access-code',
     {
-      config: limit((req) => bodyField(req, 'code').toUpperCase()),
+      config: { ...limit((req) => bodyField(req, 'code').toUpperCase()), arrival: true },
       schema: {
         tags: ['auth'],
         summary: 'Candidate sign-in with an access code',

@@ -62,6 +62,7 @@ export function sessionRoutes(app: App, ctx: AppContext): Promise<void> {
     '/sessions',
     {
       onRequest: anyone,
+      config: { arrival: true },
       schema: {
         tags: sessionsTag,
         summary: "List sessions in start order (authors: own; admins: all; candidates: their district's open ones)",
@@ -135,6 +136,7 @@ export function sessionRoutes(app: App, ctx: AppContext): Promise<void> {
     '/sessions/:id/bookings',
     {
       onRequest: anyone,
+      config: { arrival: true },
       schema: {
         tags: bookingsTag,
         summary: 'Book a seat (candidates: themselves; staff: a given candidate)',
@@ -154,6 +156,7 @@ export function sessionRoutes(app: App, ctx: AppContext): Promise<void> {
     '/bookings',
     {
       onRequest: anyone,
+      config: { arrival: true },
       schema: {
         tags: bookingsTag,
         summary: "List bookings, newest first (candidates: own; authors: their sessions'; admins: all)",
