@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Brings up the real infrastructure examday's "distributed" mode talks to —
-# PostgreSQL 15, Redis 7 and an S3-compatible server — on loopback, for the
-# test suites and for CI (see ../shared/DESIGN.md, "Tests on real infra").
+# PostgreSQL 15, Redis 7 and an S3-compatible server, plus PgBouncer in
+# transaction mode in front of that PostgreSQL — on loopback, for the test
+# suites and for CI (see ../shared/DESIGN.md, "Tests on real infra").
 #
 #   bash scripts/services.sh          install what is missing, start, print env
 #   bash scripts/services.sh stop     stop what this services dir started
@@ -9,8 +10,9 @@
 #
 # Everything lives under one throwaway directory so a run never touches the
 # machine's own clusters or data, and `rm -rf` of that directory is a full reset:
-#   EXAMDAY_SERVICES_DIR   default /tmp/examday-services (pg/, redis/, s3/, env)
+#   EXAMDAY_SERVICES_DIR   default /tmp/examday-services (pg/, pgbouncer/, redis/, s3/, env)
 #   EXAMDAY_PG_PORT        default 54329
+#   EXAMDAY_PGBOUNCER_PORT default 64329
 #   EXAMDAY_REDIS_PORT     default 63790
 #   EXAMDAY_S3_PORT        default 45690
 #   EXAMDAY_SERVICES_TIMEOUT  seconds to wait for each service, default 60
@@ -33,6 +35,11 @@ PG_BIN="${EXAMDAY_PG_BIN:-/usr/lib/postgresql/15/bin}"
 PG_DIR="$DIR/pg"
 PGDATA="$PG_DIR/data"
 PG_LOG="$PG_DIR/postgres.log"
+
+PGB_PORT="${EXAMDAY_PGBOUNCER_PORT:-64329}"
+PGB_DIR="$DIR/pgbouncer"
+PGB_LOG="$PGB_DIR/pgbouncer.log"
+PGB_PID="$PGB_DIR/pgbouncer.pid"
 
 REDIS_DIR="$DIR/redis"
 REDIS_LOG="$REDIS_DIR/redis.log"
@@ -84,6 +91,14 @@ proc_matches() {
   tr '\0' ' ' <"/proc/$pid/cmdline" | grep -qF -- "$pattern"
 }
 
+# pid_from PIDFILE PATTERN: the pid in PIDFILE, when that process is still ours.
+pid_from() {
+  local pid
+  [[ -f "$1" ]] || return 1
+  pid="$(cat "$1")"
+  proc_matches "$pid" "$2" && echo "$pid"
+}
+
 # stop_pid NAME PID: TERM is a clean shutdown for all three (Redis fsyncs its
 # AOF on it); KILL only if that hangs, so `stop` always finishes.
 stop_pid() {
@@ -104,6 +119,7 @@ stop_pid() {
 ensure_packages() {
   local missing=()
   [[ -x "$PG_BIN/postgres" && -x "$PG_BIN/initdb" && -x "$PG_BIN/psql" ]] || missing+=(postgresql-15)
+  command -v pgbouncer >/dev/null || missing+=(pgbouncer)
   command -v redis-server >/dev/null && command -v redis-cli >/dev/null || missing+=(redis-server redis-tools)
   command -v pdftotext >/dev/null || missing+=(poppler-utils)
   command -v xmllint >/dev/null || missing+=(libxml2-utils)
@@ -264,18 +280,93 @@ pg_stop() {
   fi
 }
 
+# --------------------------------------------------------------- PgBouncer --
+
+# The pooler README.md recommends for many processes, in the mode that breaks
+# session state (transaction pooling): a suite runs examday through it.
+# Debian 12 ships 1.18, which cannot carry named statements between
+# transactions — the case DATABASE_PREPARED_STATEMENTS=false is for.
+pgb_answers() { "$PG_BIN/pg_isready" -q -t 3 -h 127.0.0.1 -p "$PGB_PORT" -U postgres -d examday; }
+
+pgb_pid() { pid_from "$PGB_PID" "$PGB_DIR"; }
+
+# PgBouncer refuses to run as root, so as root it runs as postgres.
+as_pgb() {
+  if [[ $EUID -eq 0 ]]; then
+    (cd "$PGB_DIR" && runuser -u postgres -- "$@")
+  else
+    (cd "$PGB_DIR" && "$@")
+  fi
+}
+
+pgb_start() {
+  if pgb_answers; then
+    log "PgBouncer already answers on 127.0.0.1:$PGB_PORT; reusing it"
+    return 0
+  fi
+  install -d -m 700 "$PGB_DIR"
+  local pid
+  if pid="$(pgb_pid)"; then
+    log "PgBouncer from $PGB_DIR (pid $pid) does not answer on $PGB_PORT; restarting it"
+    stop_pid PgBouncer "$pid"
+  fi
+  rm -f "$PGB_PID"
+  # trust, like the cluster behind it; the user must still be listed.
+  echo '"postgres" ""' >"$PGB_DIR/userlist.txt"
+  cat >"$PGB_DIR/pgbouncer.ini" <<EOF
+; Written by scripts/services.sh on every start; edits here are lost.
+[databases]
+; Any database name goes to the cluster above: each test makes its own.
+* = host=127.0.0.1 port=$PG_PORT
+
+[pgbouncer]
+listen_addr = 127.0.0.1
+listen_port = $PGB_PORT
+unix_socket_dir =
+auth_type = trust
+auth_file = $PGB_DIR/userlist.txt
+admin_users = postgres
+pool_mode = transaction
+; Few server connections per database, many clients: examday's pools must
+; share them transaction by transaction, as they would in production.
+default_pool_size = 8
+max_client_conn = 2000
+; No statement_timeout here on purpose: examday must be told not to send it
+; (DATABASE_STATEMENT_TIMEOUT_MS=0), as README.md says.
+ignore_startup_parameters = extra_float_digits
+; One line per client connection would flood the log in a load test.
+log_connections = 0
+log_disconnections = 0
+logfile = $PGB_LOG
+pidfile = $PGB_PID
+EOF
+  # The log is written both by pgbouncer and by this shell: postgres's first.
+  touch "$PGB_LOG"
+  if [[ $EUID -eq 0 ]]; then chown -R postgres:postgres "$PGB_DIR"; fi
+  log "starting PgBouncer on 127.0.0.1:$PGB_PORT (transaction mode)"
+  as_pgb pgbouncer -d -q "$PGB_DIR/pgbouncer.ini" >>"$PGB_LOG" 2>&1 ||
+    die "pgbouncer failed to start" "$PGB_LOG"
+  wait_for PgBouncer "$PGB_LOG" pgb_answers
+  log "PgBouncer ready: $(pgbouncer --version | head -n 1)"
+}
+
+pgb_stop() {
+  local pid
+  if pid="$(pgb_pid)"; then
+    stop_pid PgBouncer "$pid"
+  else
+    log "PgBouncer (from $PGB_DIR) not running"
+  fi
+  rm -f "$PGB_PID"
+}
+
 # ------------------------------------------------------------------- Redis --
 
 # `timeout`: redis-cli waits forever on a port that accepts but never answers.
 redis_answers() { [[ "$(timeout 3 redis-cli -h 127.0.0.1 -p "$REDIS_PORT" ping 2>/dev/null)" == PONG ]]; }
 
 # Redis rewrites its process title to "redis-server 127.0.0.1:PORT".
-redis_pid() {
-  local pid
-  [[ -f "$REDIS_PID" ]] || return 1
-  pid="$(cat "$REDIS_PID")"
-  proc_matches "$pid" redis-server && echo "$pid"
-}
+redis_pid() { pid_from "$REDIS_PID" redis-server; }
 
 redis_start() {
   if redis_answers; then
@@ -337,12 +428,7 @@ s3_answers() {
   ' "http://127.0.0.1:$S3_PORT/$S3_BUCKET"
 }
 
-s3_pid() {
-  local pid
-  [[ -f "$S3_PID" ]] || return 1
-  pid="$(cat "$S3_PID")"
-  proc_matches "$pid" "$S3_DATA" && echo "$pid"
-}
+s3_pid() { pid_from "$S3_PID" "$S3_DATA"; }
 
 # Installed beside its data rather than in package.json: it is a test fixture
 # for CI, not something the app or its users ever load.
@@ -408,6 +494,7 @@ write_env() {
   env="$(
     cat <<EOF
 export DATABASE_URL=postgres://postgres@127.0.0.1:$PG_PORT/examday
+export PGBOUNCER_URL=postgres://postgres@127.0.0.1:$PGB_PORT/examday
 export REDIS_URL=redis://127.0.0.1:$REDIS_PORT
 export S3_ENDPOINT=http://127.0.0.1:$S3_PORT
 export S3_BUCKET=$S3_BUCKET
@@ -440,6 +527,7 @@ cmd_start() {
   install -d -m 755 "$DIR"
   timed ensure_packages
   timed pg_start
+  timed pgb_start
   timed redis_start
   timed s3_start
   write_env
@@ -451,12 +539,14 @@ cmd_stop() {
   # others running.
   s3_stop
   redis_stop
+  pgb_stop
   pg_stop
 }
 
 cmd_status() {
   local rc=0
   if [[ -x "$PG_BIN/pg_isready" ]] && pg_answers; then log "PostgreSQL up on $PG_PORT"; else log "PostgreSQL down"; rc=1; fi
+  if [[ -x "$PG_BIN/pg_isready" ]] && pgb_answers; then log "PgBouncer up on $PGB_PORT"; else log "PgBouncer down"; rc=1; fi
   if command -v redis-cli >/dev/null && redis_answers; then log "Redis up on $REDIS_PORT"; else log "Redis down"; rc=1; fi
   if s3_answers; then log "S3 up on $S3_PORT"; else log "S3 down"; rc=1; fi
   return "$rc"
