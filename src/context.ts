@@ -128,7 +128,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   };
 
   const closers: (() => Promise<void>)[] = [];
-  const db = opts.db ?? (await openDb(config, dbOpts));
+  const db = opts.db ?? (await openDb(config, dbOpts, log));
   if (!opts.db) closers.push(() => db.close());
   if (!opts.skipMigrate) {
     const applied = await migrate(db);
@@ -326,7 +326,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   return ctx;
 }
 
-async function openDb(config: Config, opts: DbOptions): Promise<Db> {
+async function openDb(config: Config, opts: DbOptions, log: Logger): Promise<Db> {
   if (config.db.url) {
     const { openPostgres } = await import('./platform/db/postgres.ts');
     return openPostgres({
@@ -336,6 +336,12 @@ async function openDb(config: Config, opts: DbOptions): Promise<Db> {
       poolMin: config.db.poolMin,
       statementTimeoutMs: config.db.statementTimeoutMs,
       preparedStatements: config.db.preparedStatements,
+      onNamedStatementsLost: (err) =>
+        log.warn(
+          { err },
+          'named statements do not survive between transactions here (PgBouncer before 1.21 in transaction mode?): ' +
+            'every query is now sent unnamed; set DATABASE_PREPARED_STATEMENTS=false to say so at start',
+        ),
     });
   }
   const { openPglite } = await import('./platform/db/pglite.ts');

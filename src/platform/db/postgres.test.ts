@@ -1,9 +1,9 @@
 /** The PostgreSQL adapter's named statements: planned once per connection, off on request (PgBouncer < 1.21). */
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { sql } from 'kysely';
+import { sql, type Transaction } from 'kysely';
 import { createTestPostgresDatabase } from '../../testing/db.ts';
-import type { Db } from './index.ts';
+import type { Database, Db } from './index.ts';
 import { openPostgres } from './postgres.ts';
 
 const url = process.env.DATABASE_URL;
@@ -99,3 +99,72 @@ describe('PostgreSQL adapter: kept connections', { skip: url ? false : 'DATABASE
     await assert.rejects(openPostgres({ url: u.toString(), poolMax: 4, poolMin: 3, statementTimeoutMs: 0, slowQueryMs: 60_000 }), /ECONNREFUSED/);
   });
 });
+
+const bouncerUrl = process.env.PGBOUNCER_URL;
+
+describe('PostgreSQL adapter behind PgBouncer in transaction mode', {
+  skip: url && bouncerUrl ? false : 'DATABASE_URL and PGBOUNCER_URL not set',
+}, () => {
+  let created: { url: string; drop(): Promise<void> };
+  let through: string;
+  before(async () => {
+    created = await createTestPostgresDatabase(url!);
+    const u = new URL(bouncerUrl!);
+    u.pathname = new URL(created.url).pathname;
+    through = u.toString();
+  });
+  after(() => created.drop());
+
+  const open = (o: { preparedStatements?: boolean; statementTimeoutMs?: number; onNamedStatementsLost?: (e: unknown) => void }) =>
+    openPostgres({ url: through, poolMax: 1, statementTimeoutMs: 0, slowQueryMs: 60_000, ...o });
+
+  it('says what to set when the pooler refuses the statement timeout', async () => {
+    await assert.rejects(open({ statementTimeoutMs: 5_000 }), (err: Error) => {
+      assert.match(err.message, /unsupported startup parameter: statement_timeout/);
+      assert.match(err.message, /DATABASE_STATEMENT_TIMEOUT_MS=0/);
+      return true;
+    });
+  });
+
+  it('turns named statements off at the first one the server connection lacks, and the query still answers', async () => {
+    // Two pools of one connection each, taking turns: PgBouncer hands the
+    // server connection the first one prepared on to the second, whose
+    // client has not parsed that name there ("already exists"), and back.
+    const lost: unknown[] = [];
+    const a = await open({ preparedStatements: true, onNamedStatementsLost: (e) => lost.push(e) });
+    const b = await open({ preparedStatements: true, onNamedStatementsLost: (e) => lost.push(e) });
+    try {
+      for (let i = 0; i < 5; i++) {
+        for (const db of [a, b]) {
+          assert.deepEqual(await usersByEmail(db, `nobody${i}@example.org`), []);
+          await db.kysely.transaction().execute(async (tx) => {
+            assert.deepEqual(await usersByEmail(tx, `tx${i}@example.org`), []);
+          });
+        }
+      }
+      assert.ok(lost.length >= 1 && lost.length <= 2, `reported once per pool at most: ${lost.length}`);
+      assert.match(String((lost[0] as { code?: string }).code), /^(26000|42P05)$/);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+
+  it('never names a statement when turned off', async () => {
+    const lost: unknown[] = [];
+    const a = await open({ preparedStatements: false, onNamedStatementsLost: (e) => lost.push(e) });
+    const b = await open({ preparedStatements: false, onNamedStatementsLost: (e) => lost.push(e) });
+    try {
+      for (let i = 0; i < 5; i++) for (const db of [a, b]) assert.deepEqual(await usersByEmail(db, `x${i}@example.org`), []);
+      assert.equal(lost.length, 0);
+    } finally {
+      await a.close();
+      await b.close();
+    }
+  });
+});
+
+function usersByEmail(db: Db | Transaction<Database>, email: string) {
+  const k = 'kysely' in db ? db.kysely : db;
+  return k.selectFrom('users').select(['id', 'email']).where('email', '=', email).execute();
+}

@@ -9,6 +9,11 @@
  * PgBouncer in transaction mode before 1.21 cannot carry named statements
  * from one transaction to the next; there, turn them off
  * (`DATABASE_PREPARED_STATEMENTS=false`) and every query is sent unnamed.
+ * Left on behind such a pooler, the first "prepared statement does not
+ * exist" (or "already exists") turns naming off for the pool, is reported
+ * through `onNamedStatementsLost`, and the query is sent again unnamed when
+ * no transaction was open (nothing ran: the server refused it before
+ * executing); inside a transaction that one transaction fails.
  */
 import { createHash } from 'node:crypto';
 import { Kysely, PostgresDialect, type PostgresCursor, type PostgresPool, type PostgresPoolClient, type PostgresQueryResult } from 'kysely';
@@ -30,6 +35,8 @@ export interface PostgresOptions extends DbOptions {
   applicationName?: string;
   /** Name each query shape so PostgreSQL plans it once per connection (default false). */
   preparedStatements?: boolean;
+  /** Named statements went missing between uses (a transaction-mode pooler); naming is now off. */
+  onNamedStatementsLost?: (error: unknown) => void;
 }
 
 /** Query shapes given a name; past this, new shapes run unnamed (bounds server memory per connection). */
@@ -37,14 +44,24 @@ const MAX_NAMED = 1000;
 /** Statements with more parameters are variable-length lists (`IN (…)` of a batch): not worth naming. */
 const MAX_NAMED_PARAMS = 32;
 
+/** SQLSTATEs of a named statement the server connection does not have, or already has under that name. */
+const LOST_STATEMENT = new Set(['26000', '42P05']);
+const isLostStatement = (err: unknown): boolean =>
+  err instanceof Error && LOST_STATEMENT.has((err as Error & { code?: string }).code ?? '');
+
+/** What Kysely sends to open and end a transaction (and savepoints, which stay inside one). */
+const TX_BEGIN = /^\s*(begin|start\s+transaction)\b/i;
+const TX_END = /^\s*(commit|rollback|end|abort)\b(?!\s+to\b)/i;
+
 /**
  * A pool whose clients send each query shape as a named statement. Names are
  * derived from the SQL text, so every connection and process agrees on them.
  */
-function preparingPool(pool: pg.Pool): PostgresPool {
+function preparingPool(pool: pg.Pool, onLost: (error: unknown) => void): PostgresPool {
+  let naming = true;
   const names = new Map<string, string>();
   const nameFor = (text: string, params: number): string | undefined => {
-    if (params > MAX_NAMED_PARAMS) return undefined;
+    if (!naming || params > MAX_NAMED_PARAMS) return undefined;
     let name = names.get(text);
     if (name === undefined && names.size < MAX_NAMED) {
       name = `k${createHash('sha1').update(text).digest('base64url')}`;
@@ -55,13 +72,31 @@ function preparingPool(pool: pg.Pool): PostgresPool {
   return {
     async connect(): Promise<PostgresPoolClient> {
       const client = await pool.connect();
+      let inTransaction = false;
+      async function run(text: string, values: unknown[]): Promise<pg.QueryResult> {
+        const name = nameFor(text, values.length);
+        const opened = inTransaction;
+        if (TX_BEGIN.test(text)) inTransaction = true;
+        else if (TX_END.test(text)) inTransaction = false;
+        if (!name) return client.query({ text, values });
+        try {
+          return await client.query({ name, text, values });
+        } catch (err) {
+          if (!isLostStatement(err)) throw err;
+          if (naming) {
+            naming = false;
+            onLost(err);
+          }
+          if (opened) throw err;
+          inTransaction = TX_BEGIN.test(text);
+          return client.query({ text, values });
+        }
+      }
       function query<R>(sql: string, parameters: readonly unknown[]): Promise<PostgresQueryResult<R>>;
       function query<R>(cursor: PostgresCursor<R>): PostgresCursor<R>;
       function query<R>(sql: string | PostgresCursor<R>, parameters?: readonly unknown[]): unknown {
         if (typeof sql !== 'string') return client.query(sql as unknown as pg.Submittable); // a cursor (streaming)
-        const values = [...(parameters ?? [])];
-        const name = nameFor(sql, values.length);
-        return client.query(name ? { name, text: sql, values } : { text: sql, values });
+        return run(sql, [...(parameters ?? [])]);
       }
       return { query, release: () => client.release() };
     },
@@ -84,7 +119,9 @@ export async function openPostgres(opts: PostgresOptions): Promise<Db> {
   // An idle client that loses its server must not crash the process.
   pool.on('error', (err) => opts.onQueryError?.({ sql: '(idle connection)', error: err }));
   const kysely = new Kysely<Database>({
-    dialect: new PostgresDialect({ pool: opts.preparedStatements ? preparingPool(pool) : pool }),
+    dialect: new PostgresDialect({
+      pool: opts.preparedStatements ? preparingPool(pool, (err) => opts.onNamedStatementsLost?.(err)) : pool,
+    }),
     log: queryLogger(opts),
   });
   // Fail at boot, not on the first request, when the server is unreachable; open the kept connections now.
@@ -95,7 +132,7 @@ export async function openPostgres(opts: PostgresOptions): Promise<Db> {
   const failed = opened.find((o) => o.status === 'rejected');
   if (failed) {
     await pool.end();
-    throw failed.reason;
+    throw explainConnectError(failed.reason);
   }
   return {
     kind: 'postgres',
@@ -119,4 +156,17 @@ export async function openPostgres(opts: PostgresOptions): Promise<Db> {
       await kysely.destroy();
     },
   };
+}
+
+/** PgBouncer's refusal of the timeout examday sends at connect, with what to do about it. */
+function explainConnectError(err: unknown): unknown {
+  if (err instanceof Error && /unsupported startup parameter: statement_timeout/.test(err.message)) {
+    return new Error(
+      `${err.message} — DATABASE_URL points at a pooler (PgBouncer) that does not take the statement timeout examday sends: ` +
+        "set DATABASE_STATEMENT_TIMEOUT_MS=0 and give the role one instead (ALTER ROLE … SET statement_timeout = '10s'), " +
+        "or add statement_timeout to the pooler's ignore_startup_parameters",
+      { cause: err },
+    );
+  }
+  return err;
 }
