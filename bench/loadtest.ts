@@ -19,61 +19,13 @@
  * LOADTEST_BENCH_CONNECTIONS (default 200), LOADTEST_BENCH_SERVER_PROCESSES
  * (examday API processes on PostgreSQL, default 1), DATABASE_URL.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { once } from 'node:events';
 import { availableParallelism, cpus, loadavg } from 'node:os';
-import { performance } from 'node:perf_hooks';
 import { loadConfig } from '../src/config.ts';
-import { Connection, TransportError, buildRequest } from '../src/loadtest/http.ts';
+import { closedLoop, startHello } from '../src/loadtest/host-speed.ts';
 import { DEFAULTS, runLoadtest } from '../src/loadtest/run.ts';
-
-const HELLO_SERVER = `
-const http = require('node:http');
-const body = Buffer.from('hello world');
-const srv = http.createServer((req, res) => {
-  res.writeHead(200, { 'content-type': 'text/plain', 'content-length': body.length });
-  res.end(body);
-});
-srv.keepAliveTimeout = 72000;
-srv.listen(0, '127.0.0.1', () => process.send(srv.address().port));
-`;
-
-async function startHello(): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['-e', HELLO_SERVER], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  const [port] = (await once(child, 'message')) as [number];
-  return { port, child };
-}
-
-/** Closed loop: each connection sends its next request when the previous answer arrives. */
-async function closedLoop(port: number, connections: number, seconds: number): Promise<{ rps: number; errors: number }> {
-  const request = buildRequest('GET', '/', `127.0.0.1:${port}`, undefined);
-  const warmUntil = performance.now() + 2000;
-  const endAt = warmUntil + seconds * 1000;
-  let done = 0;
-  let errors = 0;
-  await Promise.all(
-    Array.from({ length: connections }, async () => {
-      const c = new Connection({ host: '127.0.0.1', port });
-      for (;;) {
-        const now = performance.now();
-        if (now >= endAt) break;
-        try {
-          const r = await c.send(request);
-          if (performance.now() > warmUntil && performance.now() <= endAt) {
-            if (r.status === 200) done++;
-            else errors++;
-          }
-        } catch (err) {
-          if (!(err instanceof TransportError)) throw err;
-          errors++;
-        }
-      }
-      c.close();
-    }),
-  );
-  return { rps: Math.round(done / seconds), errors };
-}
 
 async function wrk(port: number, connections: number, seconds: number): Promise<number | undefined> {
   if (!existsSync('/usr/bin/wrk')) return undefined;
@@ -96,7 +48,7 @@ export async function run(): Promise<object> {
   let helloHarness: { rps: number; errors: number };
   let helloWrk: number | undefined;
   try {
-    helloHarness = await closedLoop(hello.port, connections, seconds);
+    helloHarness = await closedLoop(hello.port, { connections, seconds, warmS: 2 });
     helloWrk = await wrk(hello.port, connections, seconds);
   } finally {
     hello.child.kill();

@@ -42,6 +42,8 @@ export interface StepOutcome {
   generator_lag_max_ms: number;
   event_loop_p99_max_ms?: number | undefined;
   db_pool_waiting_max?: number | undefined;
+  /** This machine's bare node:http hello-world rate just before the step. */
+  host_hello_rps?: number | undefined;
   report?: string | undefined;
 }
 
@@ -91,6 +93,7 @@ export function judgeStep(s: LoadtestSummary, p99ObjectiveMs: number, maxErrorRa
     generator_lag_max_ms: s.generator_lag_max_ms,
     event_loop_p99_max_ms: s.event_loop_p99_max_ms,
     db_pool_waiting_max: s.db_pool_waiting_max,
+    host_hello_rps: s.host_hello_rps,
     report: s.report,
   };
 }
@@ -189,7 +192,7 @@ export async function runCapacity(o: CapacityOptions): Promise<CapacityReport> {
     const step = judgeStep(r.summary, o.p99ObjectiveMs, o.maxErrorRate);
     steps.push(step);
     o.base.log(
-      `capacity: ${n.toLocaleString('en-US')} candidates ${step.held ? 'held' : `broke: ${step.broke.join('; ')}`} (autosave p99 ${step.autosave_p99_ms} ms, errors ${step.errors})`,
+      `capacity: ${n.toLocaleString('en-US')} candidates ${step.held ? 'held' : `broke: ${step.broke.join('; ')}`} (autosave p99 ${step.autosave_p99_ms} ms, errors ${step.errors}${step.host_hello_rps !== undefined ? `; machine before the step: ${step.host_hello_rps.toLocaleString('en-US')} hello req/s` : ''})`,
     );
     if (!step.held) break;
   }
@@ -225,7 +228,7 @@ function renderCapacity(r: CapacityReport): string {
       (s) =>
         `<tr><td>${s.candidates.toLocaleString('en-US')}</td><td class="${s.held ? 'ok' : 'bad'}">${s.held ? 'held' : esc(s.broke.join('; '))}</td>` +
         `<td>${s.autosave_p99_ms}</td><td>${s.paper_p99_ms}</td><td>${(s.error_rate * 100).toFixed(3)} %</td><td>${s.lost_answers ?? '—'}</td>` +
-        `<td>${s.autosave_rps.toLocaleString('en-US')}</td><td>${s.report ? `<a href="${esc(path.relative(path.dirname(r.report ?? '.'), s.report))}">report</a>` : ''}</td></tr>`,
+        `<td>${s.autosave_rps.toLocaleString('en-US')}</td><td>${s.host_hello_rps?.toLocaleString('en-US') ?? '—'}</td><td>${s.report ? `<a href="${esc(path.relative(path.dirname(r.report ?? '.'), s.report))}">report</a>` : ''}</td></tr>`,
     )
     .join('');
   const chart = lineChart(
@@ -246,7 +249,7 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:
 <p>Objective: autosave p99 ≤ ${r.objective.autosave_p99_ms} ms, errors ≤ ${(r.objective.max_error_rate * 100).toFixed(2)} %, no lost answers.</p>
 <p><b>Highest step that held: ${r.highest_held === null ? 'none' : `${r.highest_held.toLocaleString('en-US')} candidates`}</b></p>
 <p>Bottleneck observed ${esc(r.bottleneck)}</p>
-<table><thead><tr><th>candidates</th><th>result</th><th>autosave p99 ms</th><th>paper p99 ms</th><th>errors</th><th>lost</th><th>autosaves/s</th><th></th></tr></thead><tbody>${rows}</tbody></table>
+<table><thead><tr><th>candidates</th><th>result</th><th>autosave p99 ms</th><th>paper p99 ms</th><th>errors</th><th>lost</th><th>autosaves/s</th><th>machine before the step: hello req/s</th><th></th></tr></thead><tbody>${rows}</tbody></table>
 ${chart}
 <div class="proj"><h2>Projection (not measured)</h2><p>${esc(r.projection_basis)}</p>
 ${proj ? `<table><thead><tr><th>nodes</th><th>candidates (projected)</th><th>limited by</th></tr></thead><tbody>${proj}</tbody></table>` : ''}</div>

@@ -44,6 +44,7 @@ Load goes to this machine only (loopback targets).
   --drain S              after --duration, wait up to S seconds for answers (default ${DEFAULTS.drainS})
   --report-dir DIR       where summary.json and report.html go (default ./loadtest-reports)
   --no-report            write no files
+  --no-host-check        skip the ~3 s measurement of this machine's speed before the run
   --keep-data            keep the seeded candidates (and an embedded PGlite data dir)
   --server-log-level L   LOG_LEVEL of an embedded server (default ${DEFAULTS.serverLogLevel})
   --seed N               random seed for the schedule (default 1)
@@ -83,6 +84,7 @@ const options = {
   drain: { type: 'string' },
   'report-dir': { type: 'string' },
   'no-report': { type: 'boolean', default: false },
+  'no-host-check': { type: 'boolean', default: false },
   'keep-data': { type: 'boolean', default: false },
   'server-log-level': { type: 'string' },
   seed: { type: 'string' },
@@ -146,6 +148,7 @@ export function parseLoadtestArgs(args: string[], config: Pick<Config, 'db' | 'r
     dataDir: v['data-dir'],
     keepData: v['keep-data'],
     reportDir: v['no-report'] ? undefined : (v['report-dir'] ?? 'loadtest-reports'),
+    hostCheck: !v['no-host-check'],
     seed: num(v.seed, 'seed', 1, { int: true, min: 0 }),
     serverLogLevel: v['server-log-level'] ?? DEFAULTS.serverLogLevel,
     log: v.quiet ? () => undefined : log,

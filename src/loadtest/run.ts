@@ -12,6 +12,7 @@ import { dropLoad, seedLoad, type LoadCandidate } from '../modules/demo/seed.ts'
 import { runLoad, type LoadOutcome, type SecondPoint } from './coordinator.ts';
 import { describeDatabase, openDatabase, type DatabaseChoice } from './database.ts';
 import { startDeployment, type Deployment } from './deployment.ts';
+import { measureHostSpeed } from './host-speed.ts';
 import { checkLostAnswers, type LostAnswersReport } from './lost-answers.ts';
 import type { AckedChunk, CandidateSeed } from './protocol.ts';
 import { renderReport } from './report.ts';
@@ -62,6 +63,8 @@ export interface LoadtestOptions {
    * JIT, caches and connections, which a deployment on exam day has not.
    */
   warmupCandidates?: number | undefined;
+  /** Measure this machine's speed (bare node:http hello world, ~3 s) before the run (default true). */
+  hostCheck?: boolean | undefined;
   /** Called with each progress line (once a second) and notes. */
   log: (line: string) => void;
 }
@@ -183,6 +186,13 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
       );
     }
 
+    // How fast this machine is now: runs on a shared host are comparable only at similar rates.
+    let hostHelloRps: number | undefined;
+    if (o.hostCheck ?? true) {
+      hostHelloRps = await measureHostSpeed();
+      o.log(`this machine now: ${hostHelloRps.toLocaleString('en-US')} req/s from a bare node:http hello world through this client`);
+    }
+
     // The server.
     let target = given;
     if (o.embedded) {
@@ -288,6 +298,7 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
       target: o.embedded ? `embedded (${target.url.origin})` : target.url.origin,
       database: db ? (db.kind === 'pglite' ? 'pglite' : 'postgres') : 'unknown',
       embedded: o.embedded,
+      hostHelloRps,
       warmup,
       settings: {
         candidates: o.candidates,

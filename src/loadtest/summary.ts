@@ -60,6 +60,11 @@ export interface LoadtestSummary {
    * generator was short of CPU and the figures overstate the server's latency.
    */
   generator_lag_max_ms: number;
+  /**
+   * Bare node:http hello-world requests/s on this machine just before the run
+   * (src/loadtest/host-speed.ts): on a shared host, compare runs only at similar rates.
+   */
+  host_hello_rps?: number | undefined;
   /** Connections the kernel dropped because a listening socket's accept queue was full (machine-wide, during the run). */
   listen_overflows?: number | undefined;
   cpu_cores?: ResourceSummary['meanCores'];
@@ -86,6 +91,7 @@ export interface SummaryInput {
   embedded: boolean;
   settings: Record<string, string | number | boolean>;
   warmup?: LoadtestSummary['warmup'];
+  hostHelloRps?: number | undefined;
 }
 
 function steadyRate(series: SecondPoint[], steady: { from: number; to: number }, f: (p: SecondPoint) => number): number {
@@ -142,6 +148,7 @@ export function buildSummary(i: SummaryInput): LoadtestSummary {
     stale_reconnects: agg.staleReconnects,
     connections_opened: totals.connects,
     generator_lag_max_ms: Math.max(0, ...series.map((p) => p.generatorLagMs)),
+    ...(i.hostHelloRps !== undefined ? { host_hello_rps: i.hostHelloRps } : {}),
     ...(i.warmup ? { warmup: i.warmup } : {}),
     ...(i.resources
       ? {
@@ -204,6 +211,9 @@ export function humanSummary(s: LoadtestSummary): string {
     if (s.event_loop_p99_max_ms !== undefined || s.db_pool_waiting_max !== undefined) {
       lines.push(`server: event-loop p99 up to ${s.event_loop_p99_max_ms ?? '?'} ms · up to ${s.db_pool_waiting_max ?? '?'} queries waiting for a pool connection`);
     }
+  }
+  if (s.host_hello_rps !== undefined) {
+    lines.push(`this machine before the run: ${n(s.host_hello_rps)} req/s from a bare node:http hello world (compare runs at similar rates)`);
   }
   if (s.listen_overflows) {
     lines.push(`${n(s.listen_overflows)} connections dropped by a full accept queue (the server accepted too slowly, or its listen backlog is too small)`);
