@@ -62,6 +62,8 @@ export interface CapacityReport {
   /** PROJECTION, not measured: see `projection_basis`. */
   projection: Projection[];
   projection_basis: string;
+  /** Set when this machine's hello-world rate differed by more than a quarter between steps. */
+  machine_speed_note?: string;
   report?: string;
 }
 
@@ -203,6 +205,8 @@ export async function runCapacity(o: CapacityOptions): Promise<CapacityReport> {
     ? `${broken ? `at ${broken.candidates.toLocaleString('en-US')} candidates (first step that broke)` : `at ${observedAt.candidates.toLocaleString('en-US')} candidates (no step broke; the highest step run)`}: ${[phasesOverObjective(observedAt, o.p99ObjectiveMs), observeBottleneck(observedAt, cores, database)].filter(Boolean).join('; ')}`
     : 'no step ran';
   const { projection, basis } = project(held, cores, o.nodes, database);
+  const speedNote = machineSpeedNote(steps);
+  if (speedNote) o.base.log(`capacity: ${speedNote}`);
   const report: CapacityReport = {
     objective: { autosave_p99_ms: o.p99ObjectiveMs, max_error_rate: o.maxErrorRate, lost_answers: 0 },
     steps,
@@ -210,6 +214,7 @@ export async function runCapacity(o: CapacityOptions): Promise<CapacityReport> {
     bottleneck,
     projection,
     projection_basis: basis,
+    ...(speedNote ? { machine_speed_note: speedNote } : {}),
   };
   if (dir) {
     await mkdir(dir, { recursive: true });
@@ -218,6 +223,22 @@ export async function runCapacity(o: CapacityOptions): Promise<CapacityReport> {
     await writeFile(path.join(dir, 'capacity.json'), `${JSON.stringify(report, null, 2)}\n`);
   }
   return report;
+}
+
+/**
+ * Steps are only comparable on a machine that kept its speed: on a shared host
+ * a slower hour breaks a step that a faster one holds.
+ */
+export function machineSpeedNote(steps: StepOutcome[]): string | undefined {
+  const rates = steps.map((s) => s.host_hello_rps).filter((r): r is number => r !== undefined && r > 0);
+  if (rates.length < 2) return undefined;
+  const lo = Math.min(...rates);
+  const hi = Math.max(...rates);
+  if (hi <= 1.25 * lo) return undefined;
+  return (
+    `this machine's speed changed between steps (bare node:http hello world ${lo.toLocaleString('en-US')}–${hi.toLocaleString('en-US')} req/s): ` +
+    'a step that broke on a slower reading may hold on a quieter machine; run it again'
+  );
 }
 
 const esc = (s: string): string => s.replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]!);
@@ -249,6 +270,7 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:
 <p>Objective: autosave p99 ≤ ${r.objective.autosave_p99_ms} ms, errors ≤ ${(r.objective.max_error_rate * 100).toFixed(2)} %, no lost answers.</p>
 <p><b>Highest step that held: ${r.highest_held === null ? 'none' : `${r.highest_held.toLocaleString('en-US')} candidates`}</b></p>
 <p>Bottleneck observed ${esc(r.bottleneck)}</p>
+${r.machine_speed_note ? `<p class="bad">Note: ${esc(r.machine_speed_note)}</p>` : ''}
 <table><thead><tr><th>candidates</th><th>result</th><th>autosave p99 ms</th><th>paper p99 ms</th><th>errors</th><th>lost</th><th>autosaves/s</th><th>machine before the step: hello req/s</th><th></th></tr></thead><tbody>${rows}</tbody></table>
 ${chart}
 <div class="proj"><h2>Projection (not measured)</h2><p>${esc(r.projection_basis)}</p>

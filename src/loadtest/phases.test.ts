@@ -1,7 +1,7 @@
 /** Latency by phase: which planned phase each second belongs to, and what the summary reports for each. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { judgeStep, phasesOverObjective } from './capacity.ts';
+import { judgeStep, machineSpeedNote, phasesOverObjective } from './capacity.ts';
 import type { LoadOutcome } from './coordinator.ts';
 import { PhaseAggregates, phaseBounds, phaseOf } from './phases.ts';
 import { Aggregate, Recorder } from './stats.ts';
@@ -95,5 +95,13 @@ describe('load test phases', () => {
     // Every phase over (or none): nothing to add.
     assert.equal(phasesOverObjective(step, 10), '');
     assert.equal(phasesOverObjective(step, 1000), '');
+
+    // Steps measured on a machine whose speed changed say so.
+    assert.equal(machineSpeedNote([{ ...step, host_hello_rps: 20_000 }, { ...step, host_hello_rps: 17_000 }]), undefined);
+    assert.equal(machineSpeedNote([{ ...step, host_hello_rps: 20_000 }, { ...step, host_hello_rps: undefined }]), undefined);
+    assert.match(
+      machineSpeedNote([{ ...step, host_hello_rps: 22_000 }, { ...step, host_hello_rps: 14_000 }]) ?? '',
+      /speed changed between steps \(bare node:http hello world 14,000–22,000 req\/s\)/,
+    );
   });
 });

@@ -22,10 +22,22 @@ function niceMax(v: number): number {
   return 10 * p;
 }
 
-const fmt = (v: number): string => (v >= 1000 ? `${Math.round(v).toLocaleString('en-US')}` : `${Math.round(v * 10) / 10}`);
+/** The smallest of 4, 8, 20, 40, 80, 200, … at or above v: four gridlines apart by whole numbers. */
+function countMax(v: number): number {
+  for (let p = 1; ; p *= 10) for (const m of [4, 8, 20]) if (v <= m * p) return m * p;
+}
+
+const fmt = (v: number): string =>
+  v >= 1000 ? Math.round(v).toLocaleString('en-US') : String(v >= 10 ? Math.round(v * 10) / 10 : Math.round(v * 100) / 100);
 
 /** A line chart as inline SVG. */
-export function lineChart(title: string, unit: string, lines: Line[], opts: { xMax?: number; threshold?: number; xUnit?: string } = {}): string {
+export function lineChart(
+  title: string,
+  unit: string,
+  lines: Line[],
+  /** `counts`: the values are whole numbers (requests, candidates, errors), and so are the gridlines. */
+  opts: { xMax?: number; threshold?: number; xUnit?: string; counts?: boolean } = {},
+): string {
   const W = 860;
   const H = 240;
   const L = 64;
@@ -35,7 +47,8 @@ export function lineChart(title: string, unit: string, lines: Line[], opts: { xM
   const xs = lines.flatMap((l) => l.points.map((p) => p[0]));
   const ys = lines.flatMap((l) => l.points.map((p) => p[1]));
   const xMax = Math.max(opts.xMax ?? 0, ...xs, 1);
-  const yMax = niceMax(Math.max(...ys, opts.threshold ?? 0, 0) * 1.05);
+  const top = Math.max(...ys, opts.threshold ?? 0, 0) * 1.05;
+  const yMax = opts.counts ? countMax(top) : niceMax(top);
   const x = (v: number): number => L + (v / xMax) * (W - L - R);
   const y = (v: number): number => T + (1 - v / yMax) * (H - T - B);
   const parts: string[] = [];
@@ -140,9 +153,9 @@ export function renderReport(summary: LoadtestSummary, series: SecondPoint[], re
     lineChart('Autosave latency from intended send time', 'ms', percentileLines(series, (p) => p.autosave), { xMax, threshold: 250 }),
     lineChart('Paper latency from intended send time', 'ms', percentileLines(series, (p) => p.paper), { xMax, threshold: 500 }),
     lineChart('All requests', 'ms', percentileLines(series, (p) => p.all), { xMax }),
-    lineChart('Throughput', 'requests/s', [{ name: 'req/s', color: '#2e86de', points: series.map((p) => [p.sec, p.requests]) }], { xMax }),
-    lineChart('Active candidates', 'candidates', [{ name: 'active', color: '#27ae60', points: series.map((p) => [p.sec, p.active]) }], { xMax }),
-    lineChart('Errors per second', 'errors/s', [{ name: 'errors', color: '#c0392b', points: series.map((p) => [p.sec, p.errors]) }], { xMax }),
+    lineChart('Throughput', 'requests/s', [{ name: 'req/s', color: '#2e86de', points: series.map((p) => [p.sec, p.requests]) }], { xMax, counts: true }),
+    lineChart('Active candidates', 'candidates', [{ name: 'active', color: '#27ae60', points: series.map((p) => [p.sec, p.active]) }], { xMax, counts: true }),
+    lineChart('Errors per second', 'errors/s', [{ name: 'errors', color: '#c0392b', points: series.map((p) => [p.sec, p.errors]) }], { xMax, counts: true }),
     barChart('Errors by status and code', errors),
   ];
   if (resources?.cpu.length) {
