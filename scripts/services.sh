@@ -24,6 +24,7 @@
 set -euo pipefail
 
 DIR="$(realpath -m "${EXAMDAY_SERVICES_DIR:-/tmp/examday-services}")"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PG_PORT="${EXAMDAY_PG_PORT:-54329}"
 REDIS_PORT="${EXAMDAY_REDIS_PORT:-63790}"
 S3_PORT="${EXAMDAY_S3_PORT:-45690}"
@@ -299,6 +300,33 @@ as_pgb() {
   fi
 }
 
+# The shipped deploy/pgbouncer.ini, so the tests run the configuration operators
+# get, with what differs on loopback: any database name (each test makes its own)
+# to this cluster, trust authentication, 8 server connections per database (few,
+# so examday's pools really share them), admin console for postgres, our files.
+pgb_write_conf() {
+  local src="$ROOT/deploy/pgbouncer.ini" conf="$PGB_DIR/pgbouncer.ini"
+  [[ -f "$src" ]] || die "$src is missing"
+  {
+    echo "; Written by scripts/services.sh from deploy/pgbouncer.ini on every start; edits here are lost."
+    sed -E \
+      -e "s|^examday = .*|* = host=127.0.0.1 port=$PG_PORT|" \
+      -e "s|^listen_port = .*|listen_port = $PGB_PORT|" \
+      -e "s|^auth_type = .*|auth_type = trust|" \
+      -e "s|^auth_file = .*|auth_file = $PGB_DIR/userlist.txt|" \
+      -e "s|^default_pool_size = .*|default_pool_size = 8|" \
+      "$src"
+    echo "unix_socket_dir ="
+    echo "admin_users = postgres"
+    echo "logfile = $PGB_LOG"
+    echo "pidfile = $PGB_PID"
+  } >"$conf"
+  local want
+  for want in "* = host=127.0.0.1 port=$PG_PORT" "listen_port = $PGB_PORT" "auth_type = trust" "pool_mode = transaction" "default_pool_size = 8"; do
+    grep -qxF "$want" "$conf" || die "deploy/pgbouncer.ini changed shape: no '$want' after rewriting it ($conf)"
+  done
+}
+
 pgb_start() {
   if pgb_answers; then
     log "PgBouncer already answers on 127.0.0.1:$PGB_PORT; reusing it"
@@ -313,33 +341,7 @@ pgb_start() {
   rm -f "$PGB_PID"
   # trust, like the cluster behind it; the user must still be listed.
   echo '"postgres" ""' >"$PGB_DIR/userlist.txt"
-  cat >"$PGB_DIR/pgbouncer.ini" <<EOF
-; Written by scripts/services.sh on every start; edits here are lost.
-[databases]
-; Any database name goes to the cluster above: each test makes its own.
-* = host=127.0.0.1 port=$PG_PORT
-
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $PGB_PORT
-unix_socket_dir =
-auth_type = trust
-auth_file = $PGB_DIR/userlist.txt
-admin_users = postgres
-pool_mode = transaction
-; Few server connections per database, many clients: examday's pools must
-; share them transaction by transaction, as they would in production.
-default_pool_size = 8
-max_client_conn = 2000
-; No statement_timeout here on purpose: examday must be told not to send it
-; (DATABASE_STATEMENT_TIMEOUT_MS=0), as README.md says.
-ignore_startup_parameters = extra_float_digits
-; One line per client connection would flood the log in a load test.
-log_connections = 0
-log_disconnections = 0
-logfile = $PGB_LOG
-pidfile = $PGB_PID
-EOF
+  pgb_write_conf
   # The log is written both by pgbouncer and by this shell: postgres's first.
   touch "$PGB_LOG"
   if [[ $EUID -eq 0 ]]; then chown -R postgres:postgres "$PGB_DIR"; fi
