@@ -1,5 +1,5 @@
 /** A small history-API router: a handful of screens do not need a library. */
-import { useEffect, useState, type AnchorHTMLAttributes, type MouseEvent, type ReactNode } from 'react';
+import { useSyncExternalStore, type AnchorHTMLAttributes, type MouseEvent, type ReactNode } from 'react';
 
 const listeners = new Set<() => void>();
 
@@ -15,16 +15,21 @@ window.addEventListener('popstate', () => {
   for (const l of listeners) l();
 });
 
+function subscribe(l: () => void): () => void {
+  listeners.add(l);
+  return () => {
+    listeners.delete(l);
+  };
+}
+
+/**
+ * The current path. An external store, not state copied in an effect: a
+ * child's effect runs before its parent's, so a <Redirect> rendered on the
+ * first page load navigated before the app was listening, and a signed-in
+ * visitor opening "/" saw an empty page.
+ */
 export function usePath(): string {
-  const [path, setPath] = useState(window.location.pathname);
-  useEffect(() => {
-    const l = (): void => setPath(window.location.pathname);
-    listeners.add(l);
-    return () => {
-      listeners.delete(l);
-    };
-  }, []);
-  return path;
+  return useSyncExternalStore(subscribe, () => window.location.pathname);
 }
 
 /** `/exam/:id` against `/exam/123` → { id: '123' }; null when it does not match. */
