@@ -25,6 +25,7 @@ import path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { openDatabase, type DatabaseChoice } from '../src/loadtest/database.ts';
 import { startDeployment, type Deployment } from '../src/loadtest/deployment.ts';
+import { clientPaths } from '../src/loadtest/client-paths.ts';
 import { Connection, buildRequest } from '../src/loadtest/http.ts';
 import { dropLoad, seedLoad, type LoadCandidate } from '../src/modules/demo/seed.ts';
 import { valueFor, type PaperQuestion } from '../src/testing/exam.ts';
@@ -143,7 +144,7 @@ async function examDay(d: Deployment, cs: Candidate[], conc: number): Promise<Re
     (c, h) => buildRequest('POST', '/api/v1/auth/access-code', h, undefined, JSON.stringify({ code: c.accessCode })),
     (c, b) => (c.token = (b as { accessToken: string }).accessToken),
   );
-  out.bookings = await phase(d, cs, conc, (c, h) => buildRequest('GET', '/api/v1/bookings?limit=20', h, auth(c)));
+  out.bookings = await phase(d, cs, conc, (c, h) => buildRequest('GET', `/api/v1${clientPaths.dashboard()}`, h, auth(c)));
   out.start = await phase(
     d,
     cs,

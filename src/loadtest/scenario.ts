@@ -14,6 +14,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { isRetryable, parseRetryAfter, retryDelayMs } from './backoff.ts';
+import { clientPaths } from './client-paths.ts';
 import { Connection, TransportError, buildRequest, type HttpResponse } from './http.ts';
 import type { AckedChunk, ChildTotals, ScenarioConfig } from './protocol.ts';
 import type { Scheduler } from './scheduler.ts';
@@ -179,7 +180,7 @@ export class Candidate {
 
   async #renew(): Promise<void> {
     const body = JSON.stringify({ refreshToken: this.#refresh });
-    const r = await this.#op('refresh', now(), () => buildRequest('POST', `${this.s.cfg.basePath}/auth/refresh`, this.s.cfg.hostHeader, undefined, body));
+    const r = await this.#op('refresh', now(), () => buildRequest('POST', this.s.cfg.basePath + clientPaths.refresh(), this.s.cfg.hostHeader, undefined, body));
     if (r && r.status === 200) this.#takeTokens(r);
     else this.#accessExpiresAt = Infinity; // the next call shows what is wrong
   }
@@ -202,7 +203,7 @@ export class Candidate {
   async #exam(base: string, signInAt: number, submitAt: number, reloadAt: number | undefined): Promise<boolean> {
     const { s } = this;
     const loginBody = JSON.stringify({ code: this.code });
-    const login = await this.#op('login', signInAt, () => buildRequest('POST', `${base}/auth/access-code`, s.cfg.hostHeader, undefined, loginBody));
+    const login = await this.#op('login', signInAt, () => buildRequest('POST', base + clientPaths.signIn(), s.cfg.hostHeader, undefined, loginBody));
     if (login?.status !== 200) return false;
     s.totals.signedIn++;
     this.#signedIn = true;
@@ -211,18 +212,18 @@ export class Candidate {
 
     if (bookingId) {
       // The candidate's dashboard.
-      const r = await this.#op('bookings', now(), () => this.#req('GET', `${base}/bookings?limit=20`));
+      const r = await this.#op('bookings', now(), () => this.#req('GET', base + clientPaths.dashboard()));
       if (r?.status !== 200) return false;
     } else {
       bookingId = await this.#book(base);
       if (!bookingId) return false;
     }
 
-    const started = await this.#op('start', now(), () => this.#req('POST', `${base}/bookings/${bookingId}/attempt`));
+    const started = await this.#op('start', now(), () => this.#req('POST', base + clientPaths.start(bookingId)));
     if (started?.status !== 200) return false;
     const attempt = this.#json<{ id: string; answers: { questionId: string; seq: number }[] }>(started);
     this.#attemptId = attempt.id;
-    this.#savePath = `${base}/attempts/${attempt.id}/answers`;
+    this.#savePath = base + clientPaths.answers(attempt.id);
     s.totals.started++;
 
     if (!(await this.#loadPaper(base, now()))) return false;
@@ -251,7 +252,7 @@ export class Candidate {
     this.#change();
     const body = this.#pendingJson();
     const sent = this.#pendingSnapshot();
-    const sub = await this.#op('submit', submitAt, () => this.#req('POST', `${base}/attempts/${this.#attemptId}/submit`, body));
+    const sub = await this.#op('submit', submitAt, () => this.#req('POST', base + clientPaths.submit(this.#attemptId), body));
     if (sub?.status !== 200) return false;
     this.#ack(sent);
     s.totals.submitted++;
@@ -262,7 +263,7 @@ export class Candidate {
   async #book(base: string): Promise<string | undefined> {
     const full = new Set<string>();
     for (let round = 0; round < 5 && !this.s.stopped; round++) {
-      const list = await this.#op('sessions', now(), () => this.#req('GET', `${base}/sessions?limit=100`));
+      const list = await this.#op('sessions', now(), () => this.#req('GET', base + clientPaths.sessions()));
       if (list?.status !== 200) return undefined;
       const open = this.#json<{ items: { id: string; seatsLeft: number }[] }>(list).items.filter((x) => x.seatsLeft > 0 && !full.has(x.id));
       if (!open.length) return undefined;
@@ -272,7 +273,7 @@ export class Candidate {
       const booked = await this.#op(
         'book',
         now(),
-        () => this.#req('POST', `${base}/sessions/${pick.id}/bookings`),
+        () => this.#req('POST', base + clientPaths.book(pick.id)),
         // Answers the client handles: a retried booking whose first try went
         // through ("already booked"), and a seat taken since the list was read.
         (r) => r.status === 409 && ['already_booked', 'session_full'].includes(problemCode(r.body)),
@@ -289,7 +290,7 @@ export class Candidate {
   }
 
   async #loadPaper(base: string, intendedAt: number): Promise<boolean> {
-    const r = await this.#op('paper', intendedAt, () => this.#req('GET', `${base}/attempts/${this.#attemptId}/paper`));
+    const r = await this.#op('paper', intendedAt, () => this.#req('GET', base + clientPaths.paper(this.#attemptId)));
     if (r?.status !== 200) return false;
     if (this.#qids.length > 0) return true; // a reload: same paper
     const paper = this.#json<{ questions: PaperQuestion[] }>(r);
@@ -371,7 +372,7 @@ export class Candidate {
   async #reload(base: string, intendedAt: number): Promise<boolean> {
     const { s } = this;
     this.conn.close();
-    const r = await this.#op('resume', intendedAt, () => this.#req('GET', `${base}/attempts/${this.#attemptId}`));
+    const r = await this.#op('resume', intendedAt, () => this.#req('GET', base + clientPaths.attempt(this.#attemptId)));
     if (r?.status !== 200) return false;
     s.totals.resumes++;
     const view = this.#json<{ answers: { questionId: string; value: unknown; seq: number }[] }>(r);

@@ -74,6 +74,7 @@ export const t = {
     ],
     bookTitle: 'Book a session',
     bookHelp: 'Sessions for your district. Seat numbers update every few seconds.',
+    showSessions: 'Show sessions to book',
     noSessions: 'There are no sessions open for booking in your district right now.',
     colSession: 'Session',
     colWhen: 'When',

@@ -22,10 +22,13 @@ import path from 'node:path';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { linesPage, makePdf } from '../../testing/pdf-fixtures.ts';
 import { COURSE_PAGES } from '../../modules/materials/testing.ts';
+import { SIGN_IN_REQUESTS } from '../../loadtest/client-paths.ts';
 import { CHROMIUM, apiCall, describeViolations, ensureWebBuild, haveChromium, launchBrowser, ROOT, seriousViolations, startServer, type Server } from './harness.ts';
 import * as flow from './flows.ts';
 
 if (!haveChromium) console.log(`# notice: browser tests skipped: ${CHROMIUM} not found (apt-get install chromium, or set EXAMDAY_CHROMIUM)`);
+
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi;
 
 const SHARED_PDF = path.join(ROOT, '../shared/fixtures/pdfs/good/tracemonkey.pdf');
 
@@ -148,6 +151,35 @@ describe('web app in Chromium', { skip: haveChromium ? false : `no ${CHROMIUM}` 
     await page.getByRole('button', { name: 'Sign in with code' }).click();
     await page.getByRole('alert').waitFor();
     await context.close();
+  }));
+
+  // The load harness's figures hold for the web app only if a candidate's
+  // sign-in costs the server the same requests in both.
+  it('exam day: a booked candidate signs in and starts with the requests the load harness makes', () => step('exam-day requests', async () => {
+    const config = (await (await fetch(`${server.base}/app-config.json`)).json()) as { demoAccounts: { role: string; secret: string }[] };
+    const booked = config.demoAccounts.find((a) => a.role.includes(', booked'));
+    assert.ok(booked, 'the demo data has a booked candidate');
+    const { page } = await newPage();
+    const asked: string[] = [];
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (!u.pathname.startsWith('/api/v1/')) return;
+      asked.push(`${r.method()} ${u.pathname.slice('/api/v1'.length)}${u.search}`.replace(UUID, ':id'));
+    });
+    await flow.signInWithCode(page, server.base, booked.secret);
+    await page.getByRole('button', { name: 'Show sessions to book' }).waitFor();
+    await axe(page, 'candidate home (exam ahead)');
+    await flow.startExam(page);
+    await page.locator('section.question').waitFor();
+    // Token refreshes come on their own clock in both, not per sign-in.
+    assert.deepEqual(asked.filter((a) => !a.startsWith('POST /auth/refresh')), SIGN_IN_REQUESTS);
+    // The session list is still there on request, and polls only then.
+    await page.goto(`${server.base}/`);
+    await page.getByRole('button', { name: 'Resume exam' }).waitFor();
+    asked.length = 0;
+    await page.getByRole('button', { name: 'Show sessions to book' }).click();
+    await page.locator('table.sessions-table').waitFor();
+    assert.ok(asked.includes('GET /sessions?limit=200'), asked.join(', '));
   }));
 
   it('author: upload, live pipeline, review, approve, publish, schedule, import', () => step('author', async () => {

@@ -54,6 +54,7 @@ export const bookingSchema = z.object({
   createdAt: z.string(),
   cancelledAt: z.string().nullable(),
   attemptId: z.string().nullable(),
+  attemptStatus: z.enum(['in_progress', 'submitted', 'graded']).nullable(),
   candidate: z.object({ id: z.string(), name: z.string(), email: z.string().nullable() }),
   session: z.object({ id: z.string(), title: z.string(), district: z.string(), startsAt: z.string(), endsAt: z.string() }),
 });

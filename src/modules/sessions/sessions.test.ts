@@ -27,6 +27,7 @@ interface BookingJson {
   candidateId: string;
   status: 'active' | 'cancelled';
   attemptId: string | null;
+  attemptStatus: string | null;
 }
 interface Page<T> {
   items: T[];
@@ -405,6 +406,7 @@ for (const target of dbTargets()) {
         assert.equal(await seats(s.id), 1);
         const listed = await t.app.inject({ method: 'GET', url: `/api/v1/bookings/${booking.id}`, headers: cand.headers });
         assert.ok(listed.json<BookingJson>().attemptId);
+        assert.equal(listed.json<BookingJson>().attemptStatus, 'in_progress');
       });
 
       it('lists bookings by role', async () => {

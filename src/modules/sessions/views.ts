@@ -30,6 +30,8 @@ export interface BookingView {
   cancelledAt: string | null;
   /** Set once the candidate has started the exam; the booking can no longer be cancelled. */
   attemptId: string | null;
+  /** That attempt's status, so a candidate's dashboard needs no second request. */
+  attemptStatus: 'in_progress' | 'submitted' | 'graded' | null;
   candidate: { id: string; name: string; email: string | null };
   session: { id: string; title: string; district: string; startsAt: string; endsAt: string };
 }
@@ -92,6 +94,7 @@ export function selectBookings(db: Q) {
       'b.created_at',
       'b.cancelled_at',
       't.id as attempt_id',
+      't.status as attempt_status',
       'u.name as candidate_name',
       'u.email as candidate_email',
       's.title as session_title',
@@ -114,6 +117,7 @@ export function toBookingView(r: BookingRow): BookingView {
     createdAt: r.created_at.toISOString(),
     cancelledAt: r.cancelled_at ? r.cancelled_at.toISOString() : null,
     attemptId: r.attempt_id,
+    attemptStatus: r.attempt_status,
     candidate: { id: r.candidate_id, name: r.candidate_name, email: r.candidate_email },
     session: {
       id: r.session_id,

@@ -18,6 +18,7 @@ import { AnswerInput } from './QuestionView.tsx';
 import { Navigator } from './Navigator.tsx';
 import { SaveIndicator } from './SaveIndicator.tsx';
 import { Timer } from './Timer.tsx';
+import { takeOver } from './started.ts';
 
 const TYPING_DEBOUNCE_MS = 700;
 
@@ -50,9 +51,11 @@ export function Exam({ attemptId }: { attemptId: string }) {
   const load = useCallback(async () => {
     setLoadError(null);
     try {
+      // Just started on the previous page: its answer is the attempt (started.ts).
+      const started = takeOver(attemptId);
       const sentAt = Date.now();
-      const attempt = await api.attempt(attemptId);
-      clock.observe(attempt.serverTime, sentAt, Date.now());
+      const attempt = started?.attempt ?? (await api.attempt(attemptId));
+      clock.observe(attempt.serverTime, started?.sentAt ?? sentAt, started?.receivedAt ?? Date.now());
       if (attempt.status !== 'in_progress') {
         outbox.clear();
         navigate(`/result/${attemptId}`, { replace: true });

@@ -1,16 +1,33 @@
-/** The candidate's start page: their booked exams, and the sessions of their district with live seat counts. */
+/**
+ * The candidate's start page: their booked exams, and the sessions of their
+ * district with live seat counts.
+ *
+ * On exam day every candidate opens this page within the same minute, so it
+ * costs one request (their bookings, each with its attempt's status). The
+ * session list, and its seat-count polling, are loaded only for a candidate
+ * with no exam still ahead, or on request.
+ */
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
 import { api } from '../lib/api.ts';
 import { formatTime, formatWindow } from '../lib/format.ts';
 import { navigate } from '../lib/router.tsx';
-import type { AttemptSummary, Booking, ExamSession } from '../lib/types.ts';
+import type { Booking, ExamSession } from '../lib/types.ts';
 import { useInterval, useSession } from '../lib/useSession.ts';
 import { t } from '../strings.ts';
+import { handOver } from './started.ts';
 import { Bar, Dialog, ErrorNotice, Loading, Notice, Page } from '../components/ui.tsx';
 
 const SEAT_POLL_MS = 5000;
+/** How often the booking cards look at the clock (a session opening turns "opens at" into a start button; no request). */
+const CLOCK_TICK_MS = 5000;
 
-function BookingCard({ booking, attempt, now, onStart }: { booking: Booking; attempt?: AttemptSummary; now: number; onStart: (b: Booking) => void }) {
+/** A booking whose exam is still ahead of the candidate: not ended, not submitted. */
+function isAhead(b: Booking, now: number): boolean {
+  return now < Date.parse(b.session.endsAt) && (b.attemptStatus === null || b.attemptStatus === 'in_progress');
+}
+
+function BookingCard({ booking, now, onStart }: { booking: Booking; now: number; onStart: (b: Booking) => void }) {
+  const attempt = booking.attemptId ? { id: booking.attemptId, status: booking.attemptStatus ?? 'in_progress' } : undefined;
   const starts = Date.parse(booking.session.startsAt);
   const ends = Date.parse(booking.session.endsAt);
   let state: string;
@@ -56,8 +73,9 @@ function BookingCard({ booking, attempt, now, onStart }: { booking: Booking; att
 export function CandidateHome() {
   const session = useSession();
   const [bookings, setBookings] = useState<Booking[] | null>(null);
-  const [attempts, setAttempts] = useState<AttemptSummary[]>([]);
   const [sessions, setSessions] = useState<ExamSession[] | null>(null);
+  /** Whether the sessions to book are shown (and polled); undecided until the bookings are in. */
+  const [showSessions, setShowSessions] = useState<boolean | null>(null);
   const [error, setError] = useState<unknown>(null);
   const [bookingId, setBookingId] = useState<string | null>(null);
   const [notice, setNotice] = useState<{ title: string; code: string } | null>(null);
@@ -76,9 +94,11 @@ export function CandidateHome() {
 
   const loadBookings = useCallback(async () => {
     try {
-      const [b, a] = await Promise.all([api.bookings(), api.attempts()]);
+      const b = await api.bookings();
       setBookings(b.items);
-      setAttempts(a);
+      const at = Date.now();
+      setNow(at);
+      setShowSessions((shown) => shown ?? !b.items.some((x) => isAhead(x, at)));
       setError(null);
     } catch (err) {
       setError(err);
@@ -87,9 +107,14 @@ export function CandidateHome() {
 
   useEffect(() => {
     void loadBookings();
-    void loadSessions();
-  }, [loadBookings, loadSessions]);
-  useInterval(() => void loadSessions(), SEAT_POLL_MS);
+  }, [loadBookings]);
+  useEffect(() => {
+    if (showSessions) void loadSessions();
+  }, [showSessions, loadSessions]);
+  const pollSessions = useCallback(() => void loadSessions(), [loadSessions]);
+  useInterval(pollSessions, showSessions ? SEAT_POLL_MS : null);
+  const tick = useCallback(() => setNow(Date.now()), []);
+  useInterval(tick, CLOCK_TICK_MS);
 
   const book = async (s: ExamSession): Promise<void> => {
     setBookingId(s.id);
@@ -110,7 +135,9 @@ export function CandidateHome() {
     if (!confirm) return;
     setStarting(true);
     try {
+      const sentAt = Date.now();
       const attempt = await api.startAttempt(confirm.id);
+      handOver({ attempt, sentAt, receivedAt: Date.now() });
       navigate(`/exam/${attempt.id}`);
     } catch (err) {
       setError(err);
@@ -123,7 +150,6 @@ export function CandidateHome() {
   const user = session?.user;
   const bookedSessions = new Set((bookings ?? []).map((b) => b.sessionId));
   const bookedAssessments = new Set((bookings ?? []).map((b) => b.assessmentId));
-  const attemptByBooking = new Map(attempts.map((a) => [a.bookingId, a]));
 
   return (
     <Page title={t.candidate.hello(user?.name ?? '')} subtitle={user?.district ? t.candidate.district(user.district) : undefined}>
@@ -145,10 +171,9 @@ export function CandidateHome() {
           <p>{t.candidate.noBookings}</p>
         ) : (
           <ul className="card-list">
-            {bookings.map((b) => {
-              const a = attemptByBooking.get(b.id);
-              return <BookingCard key={b.id} booking={b} now={now} onStart={setConfirm} {...(a ? { attempt: a } : {})} />;
-            })}
+            {bookings.map((b) => (
+              <BookingCard key={b.id} booking={b} now={now} onStart={setConfirm} />
+            ))}
           </ul>
         )}
       </section>
@@ -156,7 +181,11 @@ export function CandidateHome() {
       <section aria-labelledby="book-heading">
         <h2 id="book-heading">{t.candidate.bookTitle}</h2>
         <p className="muted">{t.candidate.bookHelp}</p>
-        {sessions === null ? (
+        {showSessions === false ? (
+          <button type="button" className="button-secondary" onClick={() => setShowSessions(true)}>
+            {t.candidate.showSessions}
+          </button>
+        ) : sessions === null ? (
           <Loading />
         ) : sessions.length === 0 ? (
           <p>{t.candidate.noSessions}</p>

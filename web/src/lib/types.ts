@@ -49,6 +49,7 @@ export interface Booking {
   createdAt: string;
   cancelledAt: string | null;
   attemptId: string | null;
+  attemptStatus: AttemptStatus | null;
   candidate: { id: string; name: string; email: string | null };
   session: { id: string; title: string; district: string; startsAt: string; endsAt: string };
 }

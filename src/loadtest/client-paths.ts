@@ -1,0 +1,28 @@
+/**
+ * The API paths a candidate's browser asks for on exam day (web/src/lib/api.ts),
+ * relative to /api/v1, with the same query strings: the load harness sends
+ * exactly these, and the browser test in src/e2e/browser checks that the web
+ * app's sign-in makes the requests `SIGN_IN_REQUESTS` lists, in that order.
+ */
+export const clientPaths = {
+  signIn: () => '/auth/access-code',
+  refresh: () => '/auth/refresh',
+  /** The candidate's start page: one request (bookings carry their attempt's status). */
+  dashboard: () => '/bookings?status=active&limit=100',
+  sessions: () => '/sessions?limit=200',
+  book: (sessionId: string) => `/sessions/${sessionId}/bookings`,
+  start: (bookingId: string) => `/bookings/${bookingId}/attempt`,
+  /** The exam page after a reload or on another device (a fresh start hands its answer over instead). */
+  attempt: (attemptId: string) => `/attempts/${attemptId}`,
+  paper: (attemptId: string) => `/attempts/${attemptId}/paper`,
+  answers: (attemptId: string) => `/attempts/${attemptId}/answers`,
+  submit: (attemptId: string) => `/attempts/${attemptId}/submit`,
+};
+
+/** A pre-booked candidate from the sign-in form to the first question on screen, ids written `:id`. */
+export const SIGN_IN_REQUESTS: readonly string[] = [
+  `POST ${clientPaths.signIn()}`,
+  `GET ${clientPaths.dashboard()}`,
+  `POST ${clientPaths.start(':id')}`,
+  `GET ${clientPaths.paper(':id')}`,
+];
