@@ -44,16 +44,33 @@ export function createBookingOps(db: Kysely<Database>) {
 
   type Page = { items: BookingView[]; nextCursor: string | null };
 
+  type BookingStatus = 'active' | 'cancelled';
+  type OwnAsk = { candidateId: string; limit: number; status: BookingStatus | undefined };
+
   /**
    * The first page of each candidate's own bookings — the dashboard every
-   * candidate opens after signing in — for the requests of one turn, in one
-   * statement.
+   * candidate opens after signing in — for the requests of one turn, one
+   * statement per status asked for (the web app always asks for the active ones).
    */
-  async function ownFirstPages(asks: { candidateId: string; limit: number }[]): Promise<Page[]> {
+  async function ownFirstPages(asks: OwnAsk[]): Promise<Page[]> {
+    const out = new Array<Page>(asks.length);
+    const byStatus = new Map<BookingStatus | undefined, number[]>();
+    asks.forEach((a, i) => byStatus.set(a.status, [...(byStatus.get(a.status) ?? []), i]));
+    await Promise.all(
+      [...byStatus].map(async ([status, at]) => {
+        const pages = await ownFirstPagesWith(at.map((i) => asks[i]!), status);
+        at.forEach((i, j) => (out[i] = pages[j]!));
+      }),
+    );
+    return out;
+  }
+
+  async function ownFirstPagesWith(asks: OwnAsk[], status: BookingStatus | undefined): Promise<Page[]> {
     const take = Math.max(...asks.map((a) => a.limit)) + 1;
     const ranked = selectBookings(db)
       .select(sql<string>`row_number() OVER (PARTITION BY b.candidate_id ORDER BY b.created_at DESC, b.id DESC)`.as('rank'))
-      .where('b.candidate_id', '=', sql<string>`ANY(${[...new Set(asks.map((a) => a.candidateId))]}::uuid[])`);
+      .where('b.candidate_id', '=', sql<string>`ANY(${[...new Set(asks.map((a) => a.candidateId))]}::uuid[])`)
+      .$if(status !== undefined, (qb) => qb.where('b.status', '=', status!));
     const rows = await db.selectFrom(ranked.as('x')).selectAll().where(sql<boolean>`x.rank <= ${take}::int`).orderBy('x.rank').execute();
     const byCandidate = new Map<string, typeof rows>();
     for (const r of rows) {
@@ -216,8 +233,8 @@ export function createBookingOps(db: Kysely<Database>) {
 
     /** Newest first. Candidates: their own; authors: bookings of their sessions; admins: all. */
     async listBookings(by: Principal, query: BookingListQuery): Promise<Page> {
-      const filtered = query.sessionId !== undefined || query.candidateId !== undefined || query.status !== undefined || query.cursor;
-      if (by.role === 'candidate' && !filtered) return ownPages.run({ candidateId: by.id, limit: query.limit });
+      const filtered = query.sessionId !== undefined || query.candidateId !== undefined || query.cursor;
+      if (by.role === 'candidate' && !filtered) return ownPages.run({ candidateId: by.id, limit: query.limit, status: query.status });
       if (query.sessionId && by.role === 'author') {
         // Someone else's session is absent rather than empty, the same answer as GET /sessions/:id.
         const own = await db

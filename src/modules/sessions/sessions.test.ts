@@ -458,6 +458,21 @@ for (const target of dbTargets()) {
         assert.deepEqual(none.json<Page<BookingJson>>(), { items: [], nextCursor: null });
         const rest = await list(busy, `?limit=2&cursor=${encodeURIComponent(p.nextCursor!)}`);
         assert.deepEqual(rest.json<Page<BookingJson>>().items.map((b) => b.id), newestFirst.slice(2));
+
+        // The web app asks for the active ones; in the same turn as asks for all of them.
+        const cancelled = busyBookings[0]!;
+        const gone = await t.app.inject({ method: 'DELETE', url: `/api/v1/bookings/${cancelled}`, headers: busy.headers });
+        assert.equal(gone.statusCode, 200);
+        const [active, all, othersActive, onlyCancelled] = await Promise.all([
+          list(busy, '?status=active&limit=100'),
+          list(busy, ''),
+          list(others[0]!, '?status=active&limit=100'),
+          list(busy, '?status=cancelled'),
+        ]);
+        assert.deepEqual(active.json<Page<BookingJson>>().items.map((b) => b.id), newestFirst.filter((id) => id !== cancelled));
+        assert.deepEqual(all.json<Page<BookingJson>>().items.map((b) => b.id), newestFirst);
+        assert.deepEqual(othersActive.json<Page<BookingJson>>().items.map((b) => b.id), otherBookings);
+        assert.deepEqual(onlyCancelled.json<Page<BookingJson>>().items.map((b) => [b.id, b.status]), [[cancelled, 'cancelled']]);
       });
     });
 
