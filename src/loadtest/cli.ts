@@ -41,7 +41,7 @@ Load goes to this machine only (loopback targets).
   --server-processes K   with --embedded on PostgreSQL: API processes (default one per 15,000 candidates)
   --source-addresses A   spread connections over 127.0.0.2… (default one per 5,000 candidates above 5,000)
   --timeout-ms MS        per-try timeout (default ${DEFAULTS.timeoutMs})
-  --drain S              after --duration, wait up to S seconds for answers (default ${DEFAULTS.drainS})
+  --drain S              after --duration, wait up to S seconds for answers and results (default ${DEFAULTS.drainS})
   --report-dir DIR       where summary.json and report.html go (default ./loadtest-reports)
   --no-report            write no files
   --no-host-check        skip the ~3 s measurement of this machine's speed before the run

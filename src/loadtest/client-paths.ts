@@ -17,7 +17,16 @@ export const clientPaths = {
   paper: (attemptId: string) => `/attempts/${attemptId}/paper`,
   answers: (attemptId: string) => `/attempts/${attemptId}/answers`,
   submit: (attemptId: string) => `/attempts/${attemptId}/submit`,
+  result: (attemptId: string) => `/attempts/${attemptId}/result`,
 };
+
+/**
+ * After a submit the result page asks for the result until the attempt is
+ * graded: the first ask FIRST_MS after the submit, each later one twice as long
+ * after the one before, at most MAX_MS, each wait jittered by ±JITTER
+ * (web/src/candidate/Result.tsx; the browser test checks it asks nothing else).
+ */
+export const RESULT_ASKS = { firstMs: 1500, maxMs: 15_000, jitter: 0.25 } as const;
 
 /** A pre-booked candidate from the sign-in form to the first question on screen, ids written `:id`. */
 export const SIGN_IN_REQUESTS: readonly string[] = [

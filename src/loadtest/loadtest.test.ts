@@ -78,6 +78,9 @@ describe('examday loadtest', () => {
     assert.equal(s.lost_answers, 0, JSON.stringify(s.lost_answers_examples));
     assert.equal(s.candidates_submitted, 30);
     assert.equal(s.resume_mismatches, 0);
+    // After submitting, each candidate's result page asks until it is graded (the embedded run has a grader).
+    const result = (s.endpoints as Record<string, { count: number }>).result;
+    assert.ok(result && result.count >= 30, `result asked ${String(result?.count)} times`);
     const warmup = s.warmup as { candidates: number; submitted: number; errors: number; lost_answers: number };
     assert.deepEqual({ ...warmup, requests: undefined }, { candidates: 2, submitted: 2, errors: 0, lost_answers: 0, requests: undefined }, 'the warm-up is reported apart');
     assert.match(r.stderr, /warming up: 2 candidates/);

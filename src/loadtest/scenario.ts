@@ -5,7 +5,10 @@
  *   first, list the district's sessions and book a seat → start the attempt →
  *   load the paper → autosave every T s (jittered), each save carrying every
  *   answer not yet acknowledged → maybe reload mid-exam (new connection,
- *   resume: attempt state and paper again) → submit with a last answer.
+ *   resume: attempt state and paper again) → submit with a last answer →
+ *   ask for the result until it is graded (RESULT_ASKS).
+ *
+ * The paths and query strings are the web app's (client-paths.ts).
  *
  * Every operation has an intended time (the schedule), and its latency is
  * taken from that time to the successful response, including waits for a
@@ -14,7 +17,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { isRetryable, parseRetryAfter, retryDelayMs } from './backoff.ts';
-import { clientPaths } from './client-paths.ts';
+import { RESULT_ASKS, clientPaths } from './client-paths.ts';
 import { Connection, TransportError, buildRequest, type HttpResponse } from './http.ts';
 import type { AckedChunk, ChildTotals, ScenarioConfig } from './protocol.ts';
 import type { Scheduler } from './scheduler.ts';
@@ -256,7 +259,21 @@ export class Candidate {
     if (sub?.status !== 200) return false;
     this.#ack(sent);
     s.totals.submitted++;
+    await this.#awaitResult(base);
     return true;
+  }
+
+  /** The result page: ask until the attempt is graded, as the web app does (RESULT_ASKS), or until the run stops. */
+  async #awaitResult(base: string): Promise<void> {
+    const { s } = this;
+    const path = base + clientPaths.result(this.#attemptId);
+    for (let wait: number = RESULT_ASKS.firstMs; ; wait = Math.min(wait * 2, RESULT_ASKS.maxMs)) {
+      const at = now() + wait * (1 + RESULT_ASKS.jitter * (2 * s.random() - 1));
+      await s.sched.sleepUntil(at);
+      if (s.stopped) return;
+      const r = await this.#op('result', at, () => this.#req('GET', path));
+      if (r?.status !== 200 || this.#json<{ status: string }>(r).status === 'graded') return;
+    }
   }
 
   /** Booking first: list the district's open sessions, book a seat in one with room. */

@@ -12,7 +12,7 @@
  */
 import * as hdr from 'hdr-histogram-js';
 
-export const ENDPOINTS = ['login', 'refresh', 'bookings', 'sessions', 'book', 'start', 'paper', 'autosave', 'resume', 'submit'] as const;
+export const ENDPOINTS = ['login', 'refresh', 'bookings', 'sessions', 'book', 'start', 'paper', 'autosave', 'resume', 'submit', 'result'] as const;
 export type Endpoint = (typeof ENDPOINTS)[number];
 
 export type Histogram = hdr.Histogram;

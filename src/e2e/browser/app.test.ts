@@ -249,9 +249,18 @@ describe('web app in Chromium', { skip: haveChromium ? false : `no ${CHROMIUM}` 
     const dialog = page.getByRole('dialog', { name: 'Submit your exam?' });
     await dialog.getByText('You answered 6 of 6 questions.').waitFor();
     await axe(page, 'submit dialog');
+    const asked: string[] = [];
+    page.on('request', (r) => {
+      const u = new URL(r.url());
+      if (u.pathname.startsWith('/api/v1/') && !u.pathname.endsWith('/auth/refresh')) asked.push(`${r.method()} ${u.pathname.slice('/api/v1'.length)}`.replace(UUID, ':id'));
+    });
     await dialog.getByRole('button', { name: 'Submit exam' }).click();
     await page.waitForURL(/\/result\//);
     await page.getByTestId('score').waitFor({ timeout: 30_000 });
+    // The result page has the submitted attempt and the paper from the exam page; it only asks for the score.
+    assert.equal(asked[0], 'POST /attempts/:id/submit', asked.join(', '));
+    assert.ok(asked.length >= 2 && asked.slice(1).every((a) => a === 'GET /attempts/:id/result'), asked.join(', '));
+    await page.getByText(/^Submitted /).waitFor();
     assert.match((await page.getByTestId('score').textContent()) ?? '', /of \d+ points/);
     await axe(page, 'result');
 

@@ -150,6 +150,31 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     return new Map(found.map((r) => [r.id, r]));
   });
 
+  /**
+   * Result reads of one turn in one statement: after the submit wave every
+   * candidate's result page asks until its attempt is graded.
+   */
+  const results = new BatchLoader(async (ids: string[]) => {
+    const found = await db
+      .selectFrom('attempts as a')
+      .innerJoin('exam_sessions as s', 's.id', 'a.session_id')
+      .innerJoin('assessments as asm', 'asm.id', 's.assessment_id')
+      .select([
+        'a.id',
+        'a.status',
+        'a.score',
+        'a.max_score',
+        'a.grading',
+        'a.graded_at',
+        's.ends_at',
+        'asm.release_policy',
+        'asm.results_released_at',
+      ])
+      .where('a.id', 'in', ids)
+      .execute();
+    return new Map(found.map((r) => [r.id, r]));
+  });
+
   async function loadFacts(attemptId: string): Promise<AttemptFacts | undefined> {
     const id = attemptId.toLowerCase(); // PostgreSQL prints uuids in lower case
     const hit = facts.get(id);
@@ -557,22 +582,8 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     /** The result, when the assessment's release policy allows it. */
     async result(p: Principal, attemptId: string) {
       const f = await authorize(p, attemptId);
-      const a = await db
-        .selectFrom('attempts as a')
-        .innerJoin('exam_sessions as s', 's.id', 'a.session_id')
-        .innerJoin('assessments as asm', 'asm.id', 's.assessment_id')
-        .select([
-          'a.status',
-          'a.score',
-          'a.max_score',
-          'a.grading',
-          'a.graded_at',
-          's.ends_at',
-          'asm.release_policy',
-          'asm.results_released_at',
-        ])
-        .where('a.id', '=', f.id)
-        .executeTakeFirstOrThrow();
+      const a = await results.load(f.id);
+      if (!a) throw notFound('attempt');
       if (a.status !== 'graded') {
         return { status: a.status, released: false, reason: 'the attempt is not graded yet' };
       }

@@ -18,7 +18,7 @@ import { AnswerInput } from './QuestionView.tsx';
 import { Navigator } from './Navigator.tsx';
 import { SaveIndicator } from './SaveIndicator.tsx';
 import { Timer } from './Timer.tsx';
-import { takeOver } from './started.ts';
+import { handOver, takeOver } from './handoff.ts';
 
 const TYPING_DEBOUNCE_MS = 700;
 
@@ -51,7 +51,7 @@ export function Exam({ attemptId }: { attemptId: string }) {
   const load = useCallback(async () => {
     setLoadError(null);
     try {
-      // Just started on the previous page: its answer is the attempt (started.ts).
+      // Just started on the previous page: its answer is the attempt (handoff.ts).
       const started = takeOver(attemptId);
       const sentAt = Date.now();
       const attempt = started?.attempt ?? (await api.attempt(attemptId));
@@ -119,15 +119,17 @@ export function Exam({ attemptId }: { attemptId: string }) {
     setSubmitError(null);
     try {
       await engine?.flush();
-      await api.submit(attemptId, outbox.pending(200));
+      const sentAt = Date.now();
+      const submitted = await api.submit(attemptId, outbox.pending(200));
       engine?.close();
       outbox.clear();
+      handOver({ attempt: submitted, ...(loaded ? { paper: loaded.paper } : {}), sentAt, receivedAt: Date.now() });
       navigate(`/result/${attemptId}`);
     } catch (err) {
       setSubmitError(err instanceof ApiError && err.code !== 'attempt_closed' ? err.message : t.exam.submitFailed);
       setSubmitting(false);
     }
-  }, [attemptId, engine, outbox]);
+  }, [attemptId, engine, outbox, loaded]);
 
   const onTimeUp = useCallback(() => {
     setTimeUp(true);

@@ -14,7 +14,7 @@ import { navigate } from '../lib/router.tsx';
 import type { Booking, ExamSession } from '../lib/types.ts';
 import { useInterval, useSession } from '../lib/useSession.ts';
 import { t } from '../strings.ts';
-import { handOver } from './started.ts';
+import { handOver } from './handoff.ts';
 import { Bar, Dialog, ErrorNotice, Loading, Notice, Page } from '../components/ui.tsx';
 
 const SEAT_POLL_MS = 5000;
