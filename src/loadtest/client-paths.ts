@@ -26,7 +26,7 @@ export const clientPaths = {
  * after the one before, at most MAX_MS, each wait jittered by ±JITTER
  * (web/src/candidate/Result.tsx; the browser test checks it asks nothing else).
  */
-export const RESULT_ASKS = { firstMs: 1500, maxMs: 15_000, jitter: 0.25 } as const;
+export const RESULT_ASKS = { firstMs: 3000, maxMs: 30_000, jitter: 0.25 } as const;
 
 /** A pre-booked candidate from the sign-in form to the first question on screen, ids written `:id`. */
 export const SIGN_IN_REQUESTS: readonly string[] = [

@@ -1,6 +1,6 @@
 /** The candidate's result: marking in progress, not released yet (and why), or the score per question. */
 import { useEffect, useState } from 'react';
-import { api } from '../lib/api.ts';
+import { ApiError, api } from '../lib/api.ts';
 import { formatDateTime, formatNumber, percent } from '../lib/format.ts';
 import { Link } from '../lib/router.tsx';
 import type { Attempt, AttemptResult, Paper } from '../lib/types.ts';
@@ -16,8 +16,8 @@ import { takeOver } from './handoff.ts';
  * server's load just as it is busiest.
  */
 // The load harness asks on the same schedule (src/loadtest/client-paths.ts, RESULT_ASKS).
-const FIRST_ASK_MS = 1500;
-const MAX_ASK_MS = 15_000;
+const FIRST_ASK_MS = 3000;
+const MAX_ASK_MS = 30_000;
 const jittered = (ms: number): number => ms * (0.75 + Math.random() * 0.5);
 
 export function Result({ attemptId }: { attemptId: string }) {
@@ -38,7 +38,14 @@ export function Result({ attemptId }: { attemptId: string }) {
         setError(null);
         if (r.status !== 'graded') timer = window.setTimeout(() => void ask(Math.min(next * 2, MAX_ASK_MS)), jittered(next));
       } catch (err) {
-        if (!stop) setError(err);
+        if (stop) return;
+        // A busy server says when to come back: wait at least that long, quietly.
+        if (err instanceof ApiError && (err.status === 503 || err.status === 429)) {
+          const wait = Math.max(next, (err.retryAfterS ?? 0) * 1000);
+          timer = window.setTimeout(() => void ask(Math.min(next * 2, MAX_ASK_MS)), jittered(wait));
+          return;
+        }
+        setError(err);
       }
     };
     // Just submitted: the submit's answer and the paper on screen came along
