@@ -28,4 +28,17 @@ describe('BatchLoader', () => {
     const expected = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11].map((i) => (i >= 5 && i < 10 ? 'rejected' : 'fulfilled'));
     assert.deepEqual(results.map((r) => r.status), expected);
   });
+
+  it('answers a key loaded again right after its batch was answered, before the turn is over (an in-process database)', async () => {
+    let calls = 0;
+    // Answers without leaving the turn, as PGlite can.
+    const loader = new BatchLoader((keys: string[]) => {
+      calls++;
+      return Promise.resolve(new Map(keys.map((k) => [k, `${k}${calls}`])));
+    });
+    const first = await loader.load('a');
+    const again = await Promise.race([loader.load('a'), new Promise((r) => setTimeout(() => r('hung'), 1000))]);
+    assert.equal(first, 'a1');
+    assert.equal(again, 'a2');
+  });
 });

@@ -19,6 +19,11 @@ export class BatchLoader<K, V> {
     maxBatch = 500,
   ) {
     this.#keys = new TurnBuffer((chunk) => {
+      // Sent: a later load of these keys needs a query of its own. (The
+      // setImmediate below is not enough: an in-process database such as
+      // PGlite can answer before it runs, and a load joining an answered
+      // batch would wait forever.)
+      for (const c of chunk) if (this.#pending.get(c.key) === c.waiters) this.#pending.delete(c.key);
       loadMany(chunk.map((c) => c.key)).then(
         (found) => {
           for (const c of chunk) for (const w of c.waiters) w.resolve(found.get(c.key));
@@ -41,7 +46,9 @@ export class BatchLoader<K, V> {
       this.#pending.set(key, waiters);
       this.#keys.push({ key, waiters });
       // Later loads of this key join until the turn is over and the query is sent.
-      setImmediate(() => this.#pending.delete(key));
+      setImmediate(() => {
+        if (this.#pending.get(key) === waiters) this.#pending.delete(key);
+      });
     });
   }
 }
