@@ -24,7 +24,7 @@ import { createUserService, type UserService } from './modules/users/service.ts'
 import { createQuestionService, type QuestionService } from './modules/questions/service.ts';
 import { createAssessmentService, type AssessmentService } from './modules/assessments/service.ts';
 import { createSessionService, type SessionService } from './modules/sessions/service.ts';
-import { createAttemptService, type AttemptService } from './modules/attempts/service.ts';
+import { GRADING_MAX_HOLD_MS, createAttemptService, type AttemptService } from './modules/attempts/service.ts';
 import { createMaterialService, type MaterialService } from './modules/materials/service.ts';
 import { createUploadSlots } from './modules/materials/slots.ts';
 import { createReportService, type ReportService } from './modules/reports/service.ts';
@@ -304,9 +304,14 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       // process's own HTTP server, or — in a niced job process — whatever runs
       // at normal priority on the machine (API processes, the database).
       const gate = opts.besideHttp
-        ? new LoadGate()
+        ? new LoadGate({ maxWaitMs: GRADING_MAX_HOLD_MS })
         : opts.niced
-          ? new LoadGate({ utilization: machineCpuUtilization(), idleUtilization: MACHINE_IDLE, maxUtilization: MACHINE_BUSY })
+          ? new LoadGate({
+              utilization: machineCpuUtilization(),
+              idleUtilization: MACHINE_IDLE,
+              maxUtilization: MACHINE_BUSY,
+              maxWaitMs: GRADING_MAX_HOLD_MS,
+            })
           : undefined;
       if (gate) workers.push({ close: async () => gate.close() });
       workers.push(...registerJobHandlers(ctx, config.worker, gate));

@@ -23,7 +23,8 @@ export const clientPaths = {
 /**
  * After a submit the result page asks for the result until the attempt is
  * graded: the first ask FIRST_MS after the submit, each later one twice as long
- * after the one before, at most MAX_MS, each wait jittered by ±JITTER
+ * after the one before, at most MAX_MS — or, when the server's answer says
+ * `askAgainInS`, at least that long — each wait jittered by ±JITTER
  * (web/src/candidate/Result.tsx; the browser test checks it asks nothing else).
  */
 export const RESULT_ASKS = { firstMs: 3000, maxMs: 30_000, jitter: 0.25 } as const;

@@ -267,12 +267,16 @@ export class Candidate {
   async #awaitResult(base: string): Promise<void> {
     const { s } = this;
     const path = base + clientPaths.result(this.#attemptId);
+    let hintMs = 0;
     for (let wait: number = RESULT_ASKS.firstMs; ; wait = Math.min(wait * 2, RESULT_ASKS.maxMs)) {
-      const at = now() + wait * (1 + RESULT_ASKS.jitter * (2 * s.random() - 1));
+      const at = now() + Math.max(wait, hintMs) * (1 + RESULT_ASKS.jitter * (2 * s.random() - 1));
       await s.sched.sleepUntil(at);
       if (s.stopped) return;
       const r = await this.#op('result', at, () => this.#req('GET', path));
-      if (r?.status !== 200 || this.#json<{ status: string }>(r).status === 'graded') return;
+      if (r?.status !== 200) return;
+      const body = this.#json<{ status: string; askAgainInS?: number }>(r);
+      if (body.status === 'graded') return;
+      hintMs = (body.askAgainInS ?? 0) * 1000;
     }
   }
 

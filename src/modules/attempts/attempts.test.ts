@@ -260,6 +260,25 @@ for (const target of dbTargets()) {
       // single_choice b (2) + true_false (1) + numeric 42.3 within 0.5 (1) + short_text unanswered (0)
       assert.equal(result.score, 4);
       assert.equal(result.maxScore, 5);
+
+      // Not graded yet: the answer says when marking should be done — a job process holds a
+      // grading at most GRADING_MAX_HOLD_MS while the machine is busy.
+      const ungraded = async (submittedAgoMs: number) => {
+        await t.ctx.db.kysely
+          .updateTable('attempts')
+          .set({ status: 'submitted', submitted_at: new Date(Date.now() - submittedAgoMs) })
+          .where('id', '=', attemptId)
+          .execute();
+        const res = await api(c, 'GET', `/attempts/${attemptId}/result`);
+        assert.equal(res.status, 200);
+        assert.equal(res.body.status, 'submitted');
+        assert.equal(res.body.released, false);
+        return res.body.askAgainInS as number;
+      };
+      const soon = await ungraded(10_000);
+      assert.ok(soon >= 20 && soon <= 22, `asked to come back in ${soon} s`);
+      assert.equal(await ungraded(5 * 60_000), 1, 'overdue: ask again shortly');
+      assert.equal(await ungraded(0), 30, 'never more than 30 s');
     });
 
     it('auto-submits an attempt whose deadline passed, with its saved answers', async () => {

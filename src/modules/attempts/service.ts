@@ -72,6 +72,15 @@ export interface AttemptView {
   answers: AnswerView[];
 }
 
+/**
+ * Longest a job process holds a grading back while the machine is busy with
+ * candidates' requests (its LoadGate): a result asked for while ungraded is
+ * told to come back when that hold is over, not every few seconds.
+ */
+export const GRADING_MAX_HOLD_MS = 30_000;
+/** A result page is never told to wait longer than this. */
+const ASK_AGAIN_MAX_S = 30;
+
 /** A submitted attempt still ungraded after this gets its grading job queued again. */
 const STRANDED_GRADING_MS = 10 * 60_000;
 /** Attempts whose facts one process keeps (~1 KB each); the oldest go first. */
@@ -166,6 +175,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
         'a.max_score',
         'a.grading',
         'a.graded_at',
+        'a.submitted_at',
         's.ends_at',
         'asm.release_policy',
         'asm.results_released_at',
@@ -585,7 +595,10 @@ export function createAttemptService(deps: AttemptServiceDeps) {
       const a = await results.load(f.id);
       if (!a) throw notFound('attempt');
       if (a.status !== 'graded') {
-        return { status: a.status, released: false, reason: 'the attempt is not graded yet' };
+        // Marking is queued at the submit and may be held while the machine is busy.
+        const dueMs = a.submitted_at ? a.submitted_at.getTime() + GRADING_MAX_HOLD_MS + 1000 - Date.now() : 0;
+        const askAgainInS = Math.min(ASK_AGAIN_MAX_S, Math.max(1, Math.ceil(dueMs / 1000)));
+        return { status: a.status, released: false, reason: 'the attempt is not graded yet', askAgainInS };
       }
       const staff = p.role !== 'candidate';
       const released =

@@ -36,7 +36,11 @@ export function Result({ attemptId }: { attemptId: string }) {
         if (stop) return;
         setResult(r);
         setError(null);
-        if (r.status !== 'graded') timer = window.setTimeout(() => void ask(Math.min(next * 2, MAX_ASK_MS)), jittered(next));
+        if (r.status !== 'graded') {
+          // The server says when marking should be done (it may be held back while the server is busy).
+          const hint = !r.released && r.askAgainInS ? r.askAgainInS * 1000 : 0;
+          timer = window.setTimeout(() => void ask(Math.min(next * 2, MAX_ASK_MS)), jittered(Math.max(next, hint)));
+        }
       } catch (err) {
         if (stop) return;
         // A busy server says when to come back: wait at least that long, quietly.

@@ -121,7 +121,7 @@ export interface QuestionGrade {
 }
 
 export type AttemptResult =
-  | { status: AttemptStatus; released: false; reason: string }
+  | { status: AttemptStatus; released: false; reason: string; /** Not graded yet: when marking should be done. */ askAgainInS?: number }
   | {
       status: AttemptStatus;
       released: true;
