@@ -45,6 +45,14 @@ const PLANNER_STATS_EVERY_MS = 2_000;
  */
 const MACHINE_IDLE = 0.5;
 const MACHINE_BUSY = 0.75;
+/** The cores as a niced job process's gate sees them (see above). */
+const machineGate = (): LoadGate =>
+  new LoadGate({
+    utilization: machineCpuUtilization(),
+    idleUtilization: MACHINE_IDLE,
+    maxUtilization: MACHINE_BUSY,
+    maxWaitMs: GRADING_MAX_HOLD_MS,
+  });
 
 export interface DemoAccount {
   role: string;
@@ -99,6 +107,8 @@ export interface ContextOptions {
   log?: Logger;
   /** Skip migrations (tests that pass an already-migrated db). */
   skipMigrate?: boolean;
+  /** Whether gradings are held back now (tests; default: the grading gate's state, see gradingGate). */
+  gradingsHeld?: () => boolean;
 }
 
 export async function createContext(config: Config, opts: ContextOptions = {}): Promise<AppContext> {
@@ -184,6 +194,10 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
   const questions = createQuestionService({ db: k });
   const assessments = createAssessmentService({ db: k });
   const sessions = createSessionService({ db: k });
+  // Whether gradings are held now, for a submit's answer: in a process that
+  // grades beside its HTTP server, its own gate says; an API process watches
+  // the cores as the (niced, separate) job process's gate does.
+  let gradingGate: LoadGate | undefined;
   const attempts = createAttemptService({
     db: k,
     queue,
@@ -192,6 +206,13 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     graceS: config.exam.graceS,
     flushMs: config.exam.autosaveFlushMs,
     maxBatch: config.exam.autosaveMaxBatch,
+    gradingsHeld: opts.gradingsHeld ?? (() => {
+      if (!gradingGate) {
+        const watch = (gradingGate = machineGate());
+        closers.push(async () => watch.close());
+      }
+      return gradingGate.state === 'busy';
+    }),
   });
 
   const materials = createMaterialService({
@@ -303,17 +324,9 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
       // Gradings wait while candidates' requests need the CPU: those of this
       // process's own HTTP server, or — in a niced job process — whatever runs
       // at normal priority on the machine (API processes, the database).
-      const gate = opts.besideHttp
-        ? new LoadGate({ maxWaitMs: GRADING_MAX_HOLD_MS })
-        : opts.niced
-          ? new LoadGate({
-              utilization: machineCpuUtilization(),
-              idleUtilization: MACHINE_IDLE,
-              maxUtilization: MACHINE_BUSY,
-              maxWaitMs: GRADING_MAX_HOLD_MS,
-            })
-          : undefined;
+      const gate = opts.besideHttp ? new LoadGate({ maxWaitMs: GRADING_MAX_HOLD_MS }) : opts.niced ? machineGate() : undefined;
       if (gate) workers.push({ close: async () => gate.close() });
+      if (opts.besideHttp) gradingGate = gate;
       workers.push(...registerJobHandlers(ctx, config.worker, gate));
       // One keeper per worker process; several analyzing the same table at once is harmless.
       workers.push(keepPlannerStats(k, { everyMs: PLANNER_STATS_EVERY_MS, log }));

@@ -22,7 +22,8 @@ export const clientPaths = {
 
 /**
  * After a submit the result page asks for the result until the attempt is
- * graded: the first ask FIRST_MS after the submit, each later one twice as long
+ * graded: the first ask when the submit's answer says (`askResultInS`; FIRST_MS
+ * without it), the next 2 × FIRST_MS after that, each later one twice as long
  * after the one before, at most MAX_MS — or, when the server's answer says
  * `askAgainInS`, at least that long — each wait jittered by ±JITTER
  * (web/src/candidate/Result.tsx; the browser test checks it asks nothing else).

@@ -259,24 +259,27 @@ export class Candidate {
     if (sub?.status !== 200) return false;
     this.#ack(sent);
     s.totals.submitted++;
-    await this.#awaitResult(base);
+    await this.#awaitResult(base, this.#json<{ askResultInS?: number }>(sub).askResultInS);
     return true;
   }
 
-  /** The result page: ask until the attempt is graded, as the web app does (RESULT_ASKS), or until the run stops. */
-  async #awaitResult(base: string): Promise<void> {
+  /**
+   * The result page: ask until the attempt is graded, as the web app does
+   * (RESULT_ASKS) — first when the submit's answer said — or until the run stops.
+   */
+  async #awaitResult(base: string, askResultInS: number | undefined): Promise<void> {
     const { s } = this;
     const path = base + clientPaths.result(this.#attemptId);
-    let hintMs = 0;
-    for (let wait: number = RESULT_ASKS.firstMs; ; wait = Math.min(wait * 2, RESULT_ASKS.maxMs)) {
-      const at = now() + Math.max(wait, hintMs) * (1 + RESULT_ASKS.jitter * (2 * s.random() - 1));
+    const jittered = (ms: number) => ms * (1 + RESULT_ASKS.jitter * (2 * s.random() - 1));
+    let at = now() + jittered(askResultInS ? askResultInS * 1000 : RESULT_ASKS.firstMs);
+    for (let wait: number = RESULT_ASKS.firstMs * 2; ; wait = Math.min(wait * 2, RESULT_ASKS.maxMs)) {
       await s.sched.sleepUntil(at);
       if (s.stopped) return;
       const r = await this.#op('result', at, () => this.#req('GET', path));
       if (r?.status !== 200) return;
       const body = this.#json<{ status: string; askAgainInS?: number }>(r);
       if (body.status === 'graded') return;
-      hintMs = (body.askAgainInS ?? 0) * 1000;
+      at = now() + jittered(Math.max(wait, (body.askAgainInS ?? 0) * 1000));
     }
   }
 

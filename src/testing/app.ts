@@ -5,7 +5,7 @@
 import { randomBytes } from 'node:crypto';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../config.ts';
-import { createContext, type AppContext } from '../context.ts';
+import { createContext, type AppContext, type ContextOptions } from '../context.ts';
 import { buildApp } from '../http/app.ts';
 import type { App } from '../http/types.ts';
 import { hashPassword } from '../modules/auth/service.ts';
@@ -30,7 +30,11 @@ export interface Actor {
 
 let counter = 0;
 
-export async function createTestApp(target: DbTarget, env: Record<string, string> = {}): Promise<TestApp> {
+export async function createTestApp(
+  target: DbTarget,
+  env: Record<string, string> = {},
+  opts: Pick<ContextOptions, 'gradingsHeld'> = {},
+): Promise<TestApp> {
   const db = await target.open();
   // The PostgreSQL target runs in distributed mode: BullMQ queues and shared
   // rate limits on Redis, under a prefix of its own so parallel test files
@@ -47,7 +51,7 @@ export async function createTestApp(target: DbTarget, env: Record<string, string
     ...redis,
     ...env,
   });
-  const ctx = await createContext(config, { db, log: pino({ level: 'silent' }), skipMigrate: true });
+  const ctx = await createContext(config, { ...opts, db, log: pino({ level: 'silent' }), skipMigrate: true });
   const app = await buildApp(ctx);
   await app.ready();
 

@@ -4,7 +4,7 @@ import { dbTargets } from '../../testing/db.ts';
 import { createTestApp, type Actor, type TestApp } from '../../testing/app.ts';
 import { AutosaveWriter } from './autosave.ts';
 import { attemptView } from './routes.ts';
-import { GRADING_QUEUE } from './service.ts';
+import { GRADING_MAX_HOLD_MS, GRADING_QUEUE } from './service.ts';
 
 interface Paper {
   attemptId: string;
@@ -29,6 +29,8 @@ for (const target of dbTargets()) {
     let author: Actor;
     let assessmentId: string;
     const qids: Record<string, string> = {};
+    /** What the submit's answer is told about the grading gate. */
+    let gradingsHeld = false;
 
     async function api(actor: Actor | undefined, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: unknown) {
       const res = await t.app.inject({
@@ -72,7 +74,7 @@ for (const target of dbTargets()) {
     }
 
     before(async () => {
-      t = await createTestApp(target, { ATTEMPT_GRACE_S: '2' });
+      t = await createTestApp(target, { ATTEMPT_GRACE_S: '2' }, { gradingsHeld: () => gradingsHeld });
       author = await t.staff('author');
       const inputs = [
         { type: 'single_choice', stem: 'Pick b', options: [{ id: 'a', text: 'A' }, { id: 'b', text: 'B' }, { id: 'c', text: 'C' }], correct: 'b', points: 2 },
@@ -245,9 +247,11 @@ for (const target of dbTargets()) {
       assert.equal(returned.get(qids.single_choice!), 'b');
       isView(sub.body, 'submit');
       assert.equal(sub.headers['content-type'], 'application/json; charset=utf-8');
+      assert.equal(sub.body.askResultInS, 3, 'gradings run at once: ask for the result in a few seconds');
       const sub2 = await api(c, 'POST', `/attempts/${attemptId}/submit`, {});
       assert.equal(sub2.status, 200);
       assert.equal(sub2.body.submittedAt, sub.body.submittedAt);
+      assert.equal(sub2.body.askResultInS, undefined, 'a submit again is the resume view');
       r = await api(c, 'PUT', `/attempts/${attemptId}/answers`, { answers: [{ questionId: qids.short_text, value: 'paris', seq: 1 }] });
       assert.equal(r.status, 409);
       assert.equal(r.body.code, 'attempt_closed');
@@ -393,6 +397,18 @@ for (const target of dbTargets()) {
         .where('id', 'in', attempts.map((a) => a.id))
         .execute();
       assert.deepEqual(new Set(reasons.map((r) => r.submit_reason)), new Set(['candidate']));
+    });
+
+    it('tells a submit made while gradings are held to ask for the result after the hold', async () => {
+      const { c, id } = (await startAttempts(1))[0]!;
+      gradingsHeld = true;
+      try {
+        const sub = await api(c, 'POST', `/attempts/${id}/submit`, {});
+        assert.equal(sub.status, 200, JSON.stringify(sub.body));
+        assert.equal(sub.body.askResultInS, GRADING_MAX_HOLD_MS / 1000 + 1, 'the longest hold, and a second for the grading');
+      } finally {
+        gradingsHeld = false;
+      }
     });
 
     it('closes an attempt only after its answers in a batch still in flight are written', async () => {

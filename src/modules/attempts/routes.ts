@@ -26,6 +26,11 @@ export const attemptView = z.object({
   remainingS: z.number(),
   serverTime: z.string(),
   submittedAt: z.string().nullable(),
+  askResultInS: z
+    .number()
+    .int()
+    .optional()
+    .describe("Only on a submit's answer: seconds until marking should be done — ask for the result no earlier (longer while the server holds gradings back at peak load)"),
   answers: z.array(z.object({ questionId: z.string(), value: z.unknown(), seq: z.number(), savedAt: z.string() })),
 });
 

@@ -35,6 +35,12 @@ export interface AttemptServiceDeps {
   graceS: number;
   flushMs: number;
   maxBatch: number;
+  /**
+   * Whether gradings are being held back right now (the job worker's
+   * LoadGate is busy): a submit then tells the result page to ask only after
+   * the hold. Without it, gradings are taken to run at once.
+   */
+  gradingsHeld?: () => boolean;
 }
 
 export interface AnswerInput {
@@ -69,6 +75,8 @@ export interface AttemptView {
   remainingS: number;
   serverTime: string;
   submittedAt: string | null;
+  /** On the submit's answer: when to ask for the result first (marking should be done by then). */
+  askResultInS?: number;
   answers: AnswerView[];
 }
 
@@ -80,6 +88,10 @@ export interface AttemptView {
 export const GRADING_MAX_HOLD_MS = 30_000;
 /** A result page is never told to wait longer than this. */
 const ASK_AGAIN_MAX_S = 30;
+/** When to ask for a result first after a submit: marking usually takes a second or two. */
+const FIRST_RESULT_ASK_S = 3;
+/** …and while gradings are held: after the longest hold. */
+const HELD_RESULT_ASK_S = Math.ceil(GRADING_MAX_HOLD_MS / 1000) + 1;
 
 /** A submitted attempt still ungraded after this gets its grading job queued again. */
 const STRANDED_GRADING_MS = 10 * 60_000;
@@ -251,6 +263,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
       submitted_at: Date | null;
     },
     answers: string,
+    askResultInS?: number,
   ): string {
     const now = Date.now();
     const head: Omit<AttemptView, 'answers'> = {
@@ -263,6 +276,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
       remainingS: a.status === 'in_progress' ? Math.max(0, Math.floor((a.deadline_at.getTime() - now) / 1000)) : 0,
       serverTime: new Date(now).toISOString(),
       submittedAt: a.submitted_at?.toISOString() ?? null,
+      ...(askResultInS === undefined ? {} : { askResultInS }),
     };
     // The head's JSON ends with its closing brace; the answers go in before it.
     return `${JSON.stringify(head).slice(0, -1)},"answers":${answers}}`;
@@ -476,7 +490,11 @@ export function createAttemptService(deps: AttemptServiceDeps) {
       const saving = rows.length > 0 ? writeAnswers(f, rows).catch(ignoreClosed) : undefined;
       const closing = closeAttempt(f.id, Date.now() > f.deadlineMs + graceS * 1000 ? 'deadline' : 'candidate');
       const [, closed] = await Promise.all([saving, closing]);
-      return closed ? viewJson({ ...closed, status: 'submitted' }, closed.answers_json) : view(f.id);
+      if (!closed) return view(f.id);
+      // At the end of an exam the result pages of thousands of candidates ask
+      // together; while gradings are held, an ask before the hold ends is wasted.
+      const askResultInS = deps.gradingsHeld?.() ? HELD_RESULT_ASK_S : FIRST_RESULT_ASK_S;
+      return viewJson({ ...closed, status: 'submitted' }, closed.answers_json, askResultInS);
     },
 
     /** Job: submit an attempt still open after deadline + grace, with its saved answers. */

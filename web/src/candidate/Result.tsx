@@ -10,8 +10,9 @@ import { takeOver } from './handoff.ts';
 
 /**
  * Marking runs as a background job, so the page asks until the attempt is
- * graded: each ask waits about twice as long as the one before (with jitter,
- * at most MAX_ASK_MS). At the end of an exam every candidate arrives here
+ * graded: first when the submit's answer says marking should be done, then
+ * each ask about twice as long after the one before (with jitter, at most
+ * MAX_ASK_MS, or longer when the server says so). At the end of an exam every candidate arrives here
  * within the same minute; asking every half second would multiply the
  * server's load just as it is busiest.
  */
@@ -53,12 +54,14 @@ export function Result({ attemptId }: { attemptId: string }) {
       }
     };
     // Just submitted: the submit's answer and the paper on screen came along
-    // (handoff.ts), and marking has barely started.
+    // (handoff.ts), and marking has barely started. The submit's answer says
+    // when marking should be done (later while the server is at its busiest).
     const handed = takeOver(attemptId);
     if (handed) {
       setAttempt(handed.attempt);
       if (handed.paper) setPaper(handed.paper);
-      timer = window.setTimeout(() => void ask(FIRST_ASK_MS * 2), jittered(FIRST_ASK_MS));
+      const first = handed.attempt.askResultInS ? handed.attempt.askResultInS * 1000 : FIRST_ASK_MS;
+      timer = window.setTimeout(() => void ask(FIRST_ASK_MS * 2), jittered(first));
     } else {
       void ask(FIRST_ASK_MS);
       void api.attempt(attemptId).then((a) => !stop && setAttempt(a), () => undefined);

@@ -73,6 +73,8 @@ export interface Attempt {
   remainingS: number;
   serverTime: string;
   submittedAt: string | null;
+  /** Only on a submit's answer: when to ask for the result first. */
+  askResultInS?: number;
   answers: SavedAnswer[];
 }
 
