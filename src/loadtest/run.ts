@@ -78,7 +78,9 @@ export const DEFAULTS = {
   autosaveJitter: 0.2,
   reloadShare: 0.1,
   timeoutMs: 30_000,
-  drainS: 30,
+  // Long enough for the result page's first ask after a submit made while
+  // gradings were held (askResultInS: 31 s, +25 % jitter).
+  drainS: 45,
   serverLogLevel: 'warn',
 } as const;
 
