@@ -7,7 +7,11 @@
 export const clientPaths = {
   signIn: () => '/auth/access-code',
   refresh: () => '/auth/refresh',
-  /** The candidate's start page: one request (bookings carry their attempt's status). */
+  /**
+   * The candidate's start page when it was not reached by signing in (a reload):
+   * one request (bookings carry their attempt's status). After a sign-in the
+   * sign-in's answer carries the same page, and the start page asks nothing.
+   */
   dashboard: () => '/bookings?status=active&limit=100',
   sessions: () => '/sessions?limit=200',
   book: (sessionId: string) => `/sessions/${sessionId}/bookings`,
@@ -33,7 +37,6 @@ export const RESULT_ASKS = { firstMs: 3000, maxMs: 30_000, jitter: 0.25 } as con
 /** A pre-booked candidate from the sign-in form to the first question on screen, ids written `:id`. */
 export const SIGN_IN_REQUESTS: readonly string[] = [
   `POST ${clientPaths.signIn()}`,
-  `GET ${clientPaths.dashboard()}`,
   `POST ${clientPaths.start(':id')}`,
   `GET ${clientPaths.paper(':id')}`,
 ];

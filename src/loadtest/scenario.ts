@@ -1,8 +1,9 @@
 /**
  * One simulated candidate on exam day, as the web client behaves:
  *
- *   sign in with the access code → dashboard (own bookings) or, booking
- *   first, list the district's sessions and book a seat → start the attempt →
+ *   sign in with the access code (its answer carries the start page's
+ *   bookings) or, booking first, list the district's sessions and book a
+ *   seat → start the attempt →
  *   load the paper → autosave every T s (jittered), each save carrying every
  *   answer not yet acknowledged → maybe reload mid-exam (new connection,
  *   resume: attempt state and paper again) → submit with a last answer →
@@ -172,8 +173,8 @@ export class Candidate {
     return JSON.parse(r.body.toString()) as T;
   }
 
-  #takeTokens(r: HttpResponse): { bookingId?: string | null } {
-    const t = this.#json<{ accessToken: string; refreshToken: string; expiresIn: number; bookingId?: string | null }>(r);
+  #takeTokens(r: HttpResponse): { bookingId?: string | null; bookings?: unknown } {
+    const t = this.#json<{ accessToken: string; refreshToken: string; expiresIn: number; bookingId?: string | null; bookings?: unknown }>(r);
     this.#access = t.accessToken;
     this.#refresh = t.refreshToken;
     // Renew a minute before expiry, as the web client does.
@@ -211,12 +212,15 @@ export class Candidate {
     s.totals.signedIn++;
     this.#signedIn = true;
     s.active++;
-    let bookingId = this.#takeTokens(login).bookingId ?? undefined;
+    const signedIn = this.#takeTokens(login);
+    let bookingId = signedIn.bookingId ?? undefined;
 
     if (bookingId) {
-      // The candidate's dashboard.
-      const r = await this.#op('bookings', now(), () => this.#req('GET', base + clientPaths.dashboard()));
-      if (r?.status !== 200) return false;
+      // The start page: the sign-in's answer carries it; a server that does not send it is asked.
+      if (signedIn.bookings === undefined) {
+        const r = await this.#op('bookings', now(), () => this.#req('GET', base + clientPaths.dashboard()));
+        if (r?.status !== 200) return false;
+      }
     } else {
       bookingId = await this.#book(base);
       if (!bookingId) return false;

@@ -5,9 +5,11 @@ import { navigate } from './lib/router.tsx';
 import { fromSignIn, setSession } from './lib/session.ts';
 import type { DemoAccount, SignIn as SignInResponse } from './lib/types.ts';
 import { t } from './strings.ts';
+import { handOverBookings } from './candidate/handoff.ts';
 import { ErrorNotice, Field, Page } from './components/ui.tsx';
 
 function done(r: SignInResponse): void {
+  if (r.bookings) handOverBookings(r.bookings);
   setSession(fromSignIn(r));
   const path = window.location.pathname;
   if (path === '/' || path === '/signin') {

@@ -10,7 +10,11 @@ import type { AppContext } from '../../context.ts';
 import { AppError } from '../../http/errors.ts';
 import { who } from '../../http/auth.ts';
 import type { App } from '../../http/types.ts';
+import { bookingPage } from '../sessions/schema.ts';
 import { sha256 } from './tokens.ts';
+
+/** What a candidate's start page asks for (`GET /bookings?status=active&limit=100`). */
+const START_PAGE = { status: 'active', limit: 100 } as const;
 
 const sessionSchema = z.object({
   accessToken: z.string(),
@@ -75,11 +79,19 @@ export async function authRoutes(app: App, ctx: AppContext): Promise<void> {
       schema: {
         tags: ['auth'],
         summary: 'Candidate sign-in with an access code',
+        description:
+          "The answer carries the candidate's active bookings, as `GET /bookings?status=active&limit=100` would, " +
+          'so that the start page needs no request of its own when every candidate signs in at once.',
         body: z.strictObject({ code: z.string().min(4).max(64) }),
-        response: { 200: sessionSchema },
+        response: { 200: sessionSchema.extend({ bookings: bookingPage.optional() }) },
       },
     },
-    (req) => ctx.auth.loginWithAccessCode(req.body.code),
+    async (req) => {
+      const session = await ctx.auth.loginWithAccessCode(req.body.code);
+      const { id, role, district } = session.user;
+      if (role !== 'candidate') return session;
+      return { ...session, bookings: await ctx.sessions.listBookings({ id, role, district }, START_PAGE) };
+    },
   );
 
   app.post(

@@ -350,6 +350,29 @@ for (const target of dbTargets()) {
         assert.equal((await book(cand, s3.id)).statusCode, 201);
       });
 
+      it("a code's sign-in answer carries every active booking, as the start page would ask for them", async () => {
+        const district = uniq('start');
+        const s1 = await createSession(authorA, { assessmentId: (await publishedAssessment(authorA.id)).id, district, capacity: 5 });
+        const s2 = await createSession(authorA, { assessmentId: (await publishedAssessment(authorA.id)).id, district, capacity: 5 });
+        const cand = await t.candidate(district);
+        const first = (await book(cand, s1.id)).json<{ booking: BookingJson; accessCode: string }>();
+        const second = (await book(cand, s2.id)).json<{ booking: BookingJson; accessCode: string }>();
+        const cancelled = await book(cand, (await createSession(authorA, { assessmentId: (await publishedAssessment(authorA.id)).id, district, capacity: 5 })).id);
+        await t.app.inject({ method: 'DELETE', url: `/api/v1/bookings/${cancelled.json<{ booking: BookingJson }>().booking.id}`, headers: cand.headers });
+
+        const login = await t.app.inject({ method: 'POST', url: '/api/v1/auth/access-code', payload: { code: second.accessCode } });
+        assert.equal(login.statusCode, 200, login.body);
+        const body = login.json<{ bookingId: string; accessToken: string; bookings: Page<BookingJson> }>();
+        assert.equal(body.bookingId, second.booking.id);
+        const asked = await t.app.inject({
+          method: 'GET',
+          url: '/api/v1/bookings?status=active&limit=100',
+          headers: { authorization: `Bearer ${body.accessToken}` },
+        });
+        assert.deepEqual(body.bookings, asked.json<Page<BookingJson>>());
+        assert.deepEqual(body.bookings.items.map((b) => b.id).sort(), [first.booking.id, second.booking.id].sort());
+      });
+
       it('refuses another district, an ended session, a disabled account and booking for others', async () => {
         const district = uniq('rules');
         const a = await publishedAssessment(authorA.id);

@@ -3,7 +3,8 @@
  * district with live seat counts.
  *
  * On exam day every candidate opens this page within the same minute, so it
- * costs one request (their bookings, each with its attempt's status). The
+ * costs no request after a sign-in (the sign-in's answer carries the bookings,
+ * each with its attempt's status) and one otherwise. The
  * session list, and its seat-count polling, are loaded only for a candidate
  * with no exam still ahead, or on request.
  */
@@ -11,10 +12,10 @@ import { useCallback, useEffect, useState, type ReactNode } from 'react';
 import { api } from '../lib/api.ts';
 import { formatTime, formatWindow } from '../lib/format.ts';
 import { navigate } from '../lib/router.tsx';
-import type { Booking, ExamSession } from '../lib/types.ts';
+import type { Booking, ExamSession, Page as ListPage } from '../lib/types.ts';
 import { useInterval, useSession } from '../lib/useSession.ts';
 import { t } from '../strings.ts';
-import { handOver } from './handoff.ts';
+import { handOver, takeBookings } from './handoff.ts';
 import { Bar, Dialog, ErrorNotice, Loading, Notice, Page } from '../components/ui.tsx';
 
 const SEAT_POLL_MS = 5000;
@@ -92,9 +93,10 @@ export function CandidateHome() {
     }
   }, []);
 
-  const loadBookings = useCallback(async () => {
+  /** The first load takes what the sign-in answered with, when there is that. */
+  const loadBookings = useCallback(async (handed?: ListPage<Booking>) => {
     try {
-      const b = await api.bookings();
+      const b = handed ?? (await api.bookings());
       setBookings(b.items);
       const at = Date.now();
       setNow(at);
@@ -106,7 +108,7 @@ export function CandidateHome() {
   }, []);
 
   useEffect(() => {
-    void loadBookings();
+    void loadBookings(takeBookings());
   }, [loadBookings]);
   useEffect(() => {
     if (showSessions) void loadSessions();

@@ -17,6 +17,8 @@ export interface SignIn {
   refreshToken: string;
   user: User;
   bookingId?: string | null;
+  /** On a candidate's access-code sign-in: their active bookings, what the start page shows. */
+  bookings?: Page<Booking>;
 }
 
 export interface Page<T> {
