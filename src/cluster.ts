@@ -7,7 +7,8 @@
  * The primary process only supervises: it applies migrations once, forks K
  * API workers that share the listening port (the primary hands each new
  * connection to the next worker in turn), and — for `all` — exactly one job
- * worker process, so jobs run in one place whatever K is. New connections are
+ * worker process, so jobs run in one place whatever K is. API workers start
+ * with the API's V8 flags (lib/v8-flags.ts). New connections are
  * handed out by the kernel (every API process accepts on the shared socket)
  * unless NODE_CLUSTER_SCHED_POLICY=rr asks for Node's round robin through the
  * primary, which in a 40,000-connection storm on two cores accepted half as
@@ -25,6 +26,7 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { pino } from 'pino';
 import type { Config } from './config.ts';
+import { withApiV8Flags } from './lib/v8-flags.ts';
 
 export type ClusterRole = 'serve' | 'all';
 type ChildRole = 'serve' | 'worker';
@@ -97,7 +99,7 @@ export async function runCluster(o: ClusterOptions): Promise<void> {
   let announced = false;
 
   const fork = (role: ChildRole): Worker => {
-    cluster.setupPrimary({ args: [role] });
+    cluster.setupPrimary({ args: [role], execArgv: role === 'serve' ? withApiV8Flags(process.execArgv) : process.execArgv });
     const w = cluster.fork();
     roles.set(w.id, { role, startedAt: Date.now(), listening: false });
     return w;

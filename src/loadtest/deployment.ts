@@ -13,6 +13,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../lib/free-port.ts';
+import { withApiV8Flags } from '../lib/v8-flags.ts';
 import type { DatabaseChoice } from './database.ts';
 
 const EXAMDAY_BIN = fileURLToPath(new URL('../../bin/examday.mjs', import.meta.url));
@@ -102,7 +103,9 @@ export async function startDeployment(o: DeploymentOptions): Promise<Deployment>
   const output = (): string => lines.join('\n');
   const children: ChildProcess[] = [];
   const launch = (name: string, args: string[]): void => {
-    const c = spawn(process.execPath, [EXAMDAY_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    // As `npm start` runs it: with the API's V8 flags (the job worker needs none).
+    const flags = name === 'worker' ? [] : withApiV8Flags([], env.NODE_OPTIONS ?? '');
+    const c = spawn(process.execPath, [...flags, EXAMDAY_BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     tail(c, name, lines);
     children.push(c);
   };
