@@ -24,11 +24,25 @@ function send(msg: FromChild): Promise<void> {
 
 let state: RunState | undefined;
 
-function hardStop(s: RunState): void {
+/**
+ * When the run's time is up, requests already sent get this long (at most the
+ * per-try timeout) to be answered; the ones still waiting then count as
+ * unfinished. A result page's ask sent in the run's last millisecond is
+ * answered in a few: cutting it off would count the harness's own stop as the
+ * server's error.
+ */
+const FINISH_GRACE_MS = 5000;
+
+/** Stop: no new request, no retry; in-flight requests are aborted after `graceMs`. */
+function hardStop(s: RunState, graceMs = 0): void {
   if (s.stopped) return;
   s.stopped = true;
   s.sched.stop();
-  for (const c of [...s.inflight]) c.abort('stopped');
+  const abortAll = (): void => {
+    for (const c of [...s.inflight]) c.abort('stopped');
+  };
+  if (graceMs > 0 && s.inflight.size > 0) setTimeout(abortAll, graceMs);
+  else abortAll();
 }
 
 async function run(msg: Extract<ToChild, { type: 'start' }>): Promise<void> {
@@ -74,7 +88,7 @@ async function run(msg: Extract<ToChild, { type: 'start' }>): Promise<void> {
     const limit = performance.now() - cfg.timeoutMs;
     for (const c of [...s.inflight]) if (c.sentAt < limit) c.abort('timeout');
   }, 100);
-  const stopTimer = setTimeout(() => hardStop(s), Math.max(0, s.hardStopAt - performance.now()));
+  const stopTimer = setTimeout(() => hardStop(s, Math.min(FINISH_GRACE_MS, cfg.timeoutMs)), Math.max(0, s.hardStopAt - performance.now()));
 
   // Once-a-second reports, aligned to the run's seconds and labelled by the
   // clock (a late tick, when this process was starved, covers more than a second).

@@ -4,11 +4,13 @@
  *   processes: the JSON line's fields, no errors, no lost answers, a report;
  * - booking first against an in-process server, then the lost-answers check
  *   catching a deleted, an altered and a rolled-back answer;
+ * - requests in flight when the run's time is up still answered and counted;
  * - refusal of a target that is not this machine.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
+import http from 'node:http';
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import os from 'node:os';
@@ -177,5 +179,60 @@ describe('load harness scenario and lost-answers check', () => {
     await sql`UPDATE responses SET seq = seq - 1 WHERE attempt_id = ${older.a}::uuid AND question_id = ${older.q}`.execute(k);
     const three = await checkLostAnswers(k, out.acked);
     assert.equal(three.lost_answers, 3, three.examples.join('\n'));
+  });
+
+  it("answers to requests in flight when the run's time is up are waited for, not counted as errors", async () => {
+    const rows: LoadCandidate[] = [];
+    await seedLoad(t.ctx, { candidates: 6, districts: 1, sessionsPerDistrict: 1, bookingFirst: false }, rows);
+    const { port: appPort } = t.app.server.address() as AddressInfo;
+    // In front of the server: result asks are answered 3 s late, so every
+    // one (made 2.25–3.75 s after a submit at 2–3 s) is in flight at the stop (7 s).
+    const proxy = http.createServer((req, res) => {
+      const headers = { ...req.headers };
+      delete headers.connection;
+      const up = http.request({ host: '127.0.0.1', port: appPort, path: req.url, method: req.method, headers }, (answer) => {
+        const chunks: Buffer[] = [];
+        answer.on('data', (c: Buffer) => chunks.push(c));
+        answer.on('end', () => {
+          const body = Buffer.concat(chunks);
+          setTimeout(
+            () => res.writeHead(answer.statusCode ?? 502, { 'content-type': answer.headers['content-type'] ?? 'text/plain', 'content-length': body.length }).end(body),
+            req.url?.endsWith('/result') ? 3000 : 0,
+          );
+        });
+      });
+      req.pipe(up);
+    });
+    const proxyPort = await freePort();
+    await new Promise<void>((resolve) => proxy.listen(proxyPort, '127.0.0.1', resolve));
+    try {
+      const out = await runLoad({
+        procs: 1,
+        candidates: rows.map((r) => ({ code: r.accessCode, district: r.district })),
+        config: {
+          host: '127.0.0.1',
+          port: proxyPort,
+          hostHeader: `127.0.0.1:${proxyPort}`,
+          basePath: '/api/v1',
+          stormS: 1,
+          durationS: 3,
+          submitWindowS: 1,
+          drainS: 4,
+          autosaveEveryS: 1,
+          autosaveJitter: 0.2,
+          reloadShare: 0,
+          bookingFirst: false,
+          timeoutMs: 10_000,
+          sourceAddresses: [],
+          seed: 3,
+        },
+      });
+      assert.equal(out.aggregate.errors(), 0, JSON.stringify(Object.fromEntries(out.aggregate.errorsByKey)));
+      assert.equal(out.totals.submitted, 6);
+      assert.equal(out.aggregate.counts.get('result')?.ok, 6, 'each candidate asked once, and was answered');
+    } finally {
+      proxy.closeAllConnections();
+      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+    }
   });
 });

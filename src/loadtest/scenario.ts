@@ -144,7 +144,7 @@ export class Candidate {
           s.rec.staleReconnect();
           continue;
         }
-        errKey = err.code === 'timeout' ? 'timeout' : s.stopped ? 'unfinished at end of run' : `net ${err.code}`;
+        errKey = err.code === 'timeout' ? 'timeout' : err.code === 'stopped' ? 'unfinished at end of run' : `net ${err.code}`;
       } finally {
         s.inflight.delete(this.conn);
       }
