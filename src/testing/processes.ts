@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../lib/free-port.ts';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = path.join(ROOT, 'bin/examday.mjs');
@@ -37,9 +38,21 @@ export async function runExamday(args: string[], env: NodeJS.ProcessEnv): Promis
 /**
  * Starts `examday <role>` and resolves once it serves (`serve`, `all`) or
  * its job workers run (`worker`, which needs LOG_LEVEL info or lower to say so).
+ * The port is one that was free a moment ago; should another process take it
+ * before the child listens, the child is started again on another.
  */
 export async function startExamday(role: 'serve' | 'all' | 'worker', env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ExamdayProcess> {
-  const port = 20_000 + Math.floor(Math.random() * 20_000);
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnce(role, env, await freePort(), timeoutMs);
+    } catch (err) {
+      const lostPort = err instanceof Error && err.message.includes('EADDRINUSE');
+      if (!lostPort || role === 'worker' || attempt >= 3) throw err;
+    }
+  }
+}
+
+async function startOnce(role: 'serve' | 'all' | 'worker', env: NodeJS.ProcessEnv, port: number, timeoutMs: number): Promise<ExamdayProcess> {
   const child = spawn(process.execPath, [CLI, role], {
     cwd: ROOT,
     env: { ...env, PORT: String(port), HOST: '127.0.0.1' },
@@ -49,7 +62,10 @@ export async function startExamday(role: 'serve' | 'all' | 'worker', env: NodeJS
   const exited = once(child, 'exit').then(([code]) => code as number | null);
   const ready = role === 'worker' ? 'worker started' : 'listening on';
   await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`examday ${role} did not start: ${log}`)), timeoutMs);
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`examday ${role} did not start: ${log}`));
+    }, timeoutMs);
     const onData = (d: Buffer) => {
       log += d.toString();
       if (process.env.EXAMDAY_TEST_SERVER_LOG) process.stderr.write(d);
