@@ -15,9 +15,11 @@ export const clientPaths = {
   dashboard: () => '/bookings?status=active&limit=100',
   sessions: () => '/sessions?limit=200',
   book: (sessionId: string) => `/sessions/${sessionId}/bookings`,
-  start: (bookingId: string) => `/bookings/${bookingId}/attempt`,
-  /** The exam page after a reload or on another device (a fresh start hands its answer over instead). */
-  attempt: (attemptId: string) => `/attempts/${attemptId}`,
+  /** Start; the answer carries the paper, so a fresh start asks for no paper of its own. */
+  start: (bookingId: string) => `/bookings/${bookingId}/attempt?include=paper`,
+  /** The exam page after a reload or on another device, with its paper (a fresh start hands its answer over instead). */
+  resume: (attemptId: string) => `/attempts/${attemptId}?include=paper`,
+  /** The paper alone: from a server that answers without it. */
   paper: (attemptId: string) => `/attempts/${attemptId}/paper`,
   answers: (attemptId: string) => `/attempts/${attemptId}/answers`,
   submit: (attemptId: string) => `/attempts/${attemptId}/submit`,
@@ -38,5 +40,4 @@ export const RESULT_ASKS = { firstMs: 3000, maxMs: 30_000, jitter: 0.25 } as con
 export const SIGN_IN_REQUESTS: readonly string[] = [
   `POST ${clientPaths.signIn()}`,
   `POST ${clientPaths.start(':id')}`,
-  `GET ${clientPaths.paper(':id')}`,
 ];

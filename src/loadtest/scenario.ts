@@ -3,10 +3,10 @@
  *
  *   sign in with the access code (its answer carries the start page's
  *   bookings) or, booking first, list the district's sessions and book a
- *   seat → start the attempt →
- *   load the paper → autosave every T s (jittered), each save carrying every
+ *   seat → start the attempt (its answer carries the paper; a server that
+ *   does not send it is asked) → autosave every T s (jittered), each save carrying every
  *   answer not yet acknowledged → maybe reload mid-exam (new connection,
- *   resume: attempt state and paper again) → submit with a last answer →
+ *   resume: attempt state and paper again, in one answer) → submit with a last answer →
  *   ask for the result until it is graded (RESULT_ASKS).
  *
  * The paths and query strings are the web app's (client-paths.ts).
@@ -226,14 +226,19 @@ export class Candidate {
       if (!bookingId) return false;
     }
 
-    const started = await this.#op('start', now(), () => this.#req('POST', base + clientPaths.start(bookingId)));
+    const startAt = now();
+    const started = await this.#op('start', startAt, () => this.#req('POST', base + clientPaths.start(bookingId)));
     if (started?.status !== 200) return false;
-    const attempt = this.#json<{ id: string; answers: { questionId: string; seq: number }[] }>(started);
+    const attempt = this.#json<{ id: string; answers: { questionId: string; seq: number }[]; paper?: { questions: PaperQuestion[] } }>(started);
     this.#attemptId = attempt.id;
     this.#savePath = base + clientPaths.answers(attempt.id);
     s.totals.started++;
 
-    if (!(await this.#loadPaper(base, now()))) return false;
+    if (attempt.paper) {
+      // The paper's load time is the start's: both came in one answer.
+      s.rec.paperLoaded(now() - startAt);
+      if (!this.#takePaper(attempt.paper)) return false;
+    } else if (!(await this.#loadPaper(base, now()))) return false;
     this.#adoptServerSeqs(attempt.answers);
 
     // Autosave loop. The first save is spread over one interval so the
@@ -321,7 +326,11 @@ export class Candidate {
     const r = await this.#op('paper', intendedAt, () => this.#req('GET', base + clientPaths.paper(this.#attemptId)));
     if (r?.status !== 200) return false;
     if (this.#qids.length > 0) return true; // a reload: same paper
-    const paper = this.#json<{ questions: PaperQuestion[] }>(r);
+    return this.#takePaper(this.#json<{ questions: PaperQuestion[] }>(r));
+  }
+
+  /** The questions this candidate answers, from their paper; false when it has none to answer. */
+  #takePaper(paper: { questions: PaperQuestion[] }): boolean {
     for (const q of paper.questions) {
       const v = answerValues(q);
       if (v) {
@@ -400,10 +409,10 @@ export class Candidate {
   async #reload(base: string, intendedAt: number): Promise<boolean> {
     const { s } = this;
     this.conn.close();
-    const r = await this.#op('resume', intendedAt, () => this.#req('GET', base + clientPaths.attempt(this.#attemptId)));
+    const r = await this.#op('resume', intendedAt, () => this.#req('GET', base + clientPaths.resume(this.#attemptId)));
     if (r?.status !== 200) return false;
     s.totals.resumes++;
-    const view = this.#json<{ answers: { questionId: string; value: unknown; seq: number }[] }>(r);
+    const view = this.#json<{ answers: { questionId: string; value: unknown; seq: number }[]; paper?: unknown }>(r);
     const held = new Map(view.answers.map((a) => [a.questionId, a]));
     for (let i = 0; i < this.#qids.length; i++) {
       const acked = this.#ackedSeq[i]!;
@@ -419,7 +428,9 @@ export class Candidate {
       }
     }
     this.#adoptServerSeqs(view.answers);
-    return this.#loadPaper(base, now());
+    if (view.paper === undefined) return this.#loadPaper(base, now());
+    s.rec.paperLoaded(now() - intendedAt); // the same paper as before: nothing more to take from it
+    return true;
   }
 
   /** This candidate's acknowledged answers, appended to `out`. */

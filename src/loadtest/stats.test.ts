@@ -8,6 +8,24 @@ import { Aggregate, Recorder, newHistogram, summarize } from './stats.ts';
 import { TargetError, isLoopback, resolveTarget, sourceAddresses } from './target.ts';
 
 describe('load harness stats', () => {
+  it('counts a paper that came with a start as a paper load, not as a request', () => {
+    const r = new Recorder();
+    r.ok('start', 40);
+    r.paperLoaded(40);
+    r.ok('paper', 10);
+    r.paperLoaded(30); // in the next interval, alone: still sent
+    const agg = new Aggregate();
+    const first = r.flush();
+    agg.add(first);
+    agg.add(r.flush());
+    assert.equal(summarize(agg.hists.get('paper')).count, 3, 'every paper load has its latency');
+    assert.equal(agg.requests(), 2, 'one start and one GET paper were sent');
+    const eps = agg.endpointSummary();
+    assert.equal(eps.paper?.ok, 1);
+    assert.equal(eps.paper?.count, 3);
+    assert.ok(Math.abs((eps.paper?.max_ms ?? 0) - 40) <= 0.1);
+  });
+
   it('merges interval histograms from several processes into exact run percentiles', () => {
     const a = new Recorder();
     const b = new Recorder();

@@ -64,10 +64,23 @@ export class Recorder {
   }
 
   ok(ep: Endpoint, latencyMs: number): void {
+    this.#latency(ep, latencyMs);
+    this.#c(ep).ok++;
+  }
+
+  /**
+   * A paper that came in another request's answer (a start's): its latency is
+   * a paper load's, so the paper percentiles cover every load; the request
+   * itself is counted under its own endpoint, and `paper`'s counts stay GETs.
+   */
+  paperLoaded(latencyMs: number): void {
+    this.#latency('paper', latencyMs);
+  }
+
+  #latency(ep: Endpoint, latencyMs: number): void {
     let h = this.#hists.get(ep);
     if (!h) this.#hists.set(ep, (h = newHistogram()));
     h.recordValue(Math.max(1, Math.round(latencyMs * 1000)));
-    this.#c(ep).ok++;
   }
 
   error(ep: Endpoint, key: string): void {
@@ -91,10 +104,12 @@ export class Recorder {
 
   flush(): IntervalSnapshot {
     const endpoints: IntervalSnapshot['endpoints'] = {};
-    for (const [ep, c] of this.#counts) {
-      const h = this.#hists.get(ep);
-      endpoints[ep] = { ...c, hist: h && h.totalCount > 0 ? encodeHistogram(h) : '' };
-      h?.reset();
+    for (const [ep, c] of this.#counts) endpoints[ep] = { ...c, hist: '' };
+    // A paper loaded with a start has a latency but no request of its own.
+    for (const [ep, h] of this.#hists) {
+      if (h.totalCount === 0) continue;
+      endpoints[ep] = { ...(endpoints[ep] ?? zeroCounts()), hist: encodeHistogram(h) };
+      h.reset();
     }
     this.#counts.clear();
     const snap: IntervalSnapshot = {
@@ -193,7 +208,8 @@ export class Aggregate {
     const out: Partial<Record<Endpoint, EndpointCounts & LatencySummary>> = {};
     for (const ep of ENDPOINTS) {
       const c = this.counts.get(ep);
-      if (c) out[ep] = { ...c, ...summarize(this.hists.get(ep)) };
+      const h = this.hists.get(ep);
+      if (c || h) out[ep] = { ...(c ?? zeroCounts()), ...summarize(h) };
     }
     return out;
   }

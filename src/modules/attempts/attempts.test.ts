@@ -160,6 +160,34 @@ for (const target of dbTargets()) {
       for (const [i, c] of crowd.entries()) assert.ok(rows.some((r) => r.booking_id === bookings[i] && r.candidate_id === c.id));
     });
 
+    it('answers a start or a resume with the paper when asked to, as the paper route gives it', async () => {
+      const sessionId = await openSession();
+      const c = await t.candidate('north');
+      const bookingId = await book(c, sessionId);
+      const first = await api(c, 'POST', `/bookings/${bookingId}/attempt?include=paper`);
+      assert.equal(first.status, 200, JSON.stringify(first.body));
+      const { paper, ...view } = first.body as Record<string, unknown> & { paper?: Paper };
+      assert.ok(attemptView.strict().safeParse(view).success, 'the rest is the attempt view');
+      const attemptId = view.id as string;
+      const fromRoute = await api(c, 'GET', `/attempts/${attemptId}/paper`);
+      assert.deepEqual(paper, fromRoute.body, 'the same paper as GET /attempts/:id/paper');
+      assert.equal(paper?.questions.length, 4);
+
+      const repeat = await api(c, 'POST', `/bookings/${bookingId}/attempt?include=paper`);
+      assert.equal(repeat.body.id, attemptId);
+      assert.deepEqual(repeat.body.paper, fromRoute.body, 'a repeated start carries it too');
+      const plain = await api(c, 'POST', `/bookings/${bookingId}/attempt`);
+      assert.equal(plain.body.paper, undefined, 'not unless asked');
+      const resumed = await api(c, 'GET', `/attempts/${attemptId}?include=paper`);
+      assert.equal(resumed.body.id, attemptId);
+      assert.deepEqual(resumed.body.paper, fromRoute.body, 'a resume carries it when asked');
+      assert.equal((await api(c, 'GET', `/attempts/${attemptId}`)).body.paper, undefined);
+
+      const bad = await api(c, 'POST', `/bookings/${bookingId}/attempt?include=questions`);
+      assert.equal(bad.status, 400);
+      assert.match(bad.headers['content-type'] as string, /problem\+json/);
+    });
+
     it('runs a whole attempt: start, paper, autosave, resume, submit, grading, result', async () => {
       const sessionId = await openSession();
       const c = await t.candidate('north');

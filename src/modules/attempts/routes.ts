@@ -34,6 +34,11 @@ export const attemptView = z.object({
   answers: z.array(z.object({ questionId: z.string(), value: z.unknown(), seq: z.number(), savedAt: z.string() })),
 });
 
+const includePaper = z.object({ include: z.literal('paper').optional().describe('`paper`: answer with the paper too') });
+const attemptWithPaper = attemptView.extend({
+  paper: z.record(z.string(), z.unknown()).optional().describe('With `include=paper`: the paper, as `GET /attempts/{id}/paper` answers'),
+});
+
 const JSON_TYPE = 'application/json; charset=utf-8';
 type AttemptViewOut = z.output<typeof attemptView>;
 /** The service's AttemptView JSON text, typed as the view its response schema documents; sent as it is. */
@@ -53,12 +58,19 @@ export async function attemptRoutes(app: App, ctx: AppContext): Promise<void> {
       schema: {
         tags: ['attempts'],
         summary: 'Start the attempt for a booking (or resume it: idempotent)',
+        description:
+          'With `include=paper` the answer also carries the paper, exactly as `GET /attempts/{id}/paper` gives it, ' +
+          'so that the exam page needs no request of its own when every candidate starts at once.',
         security,
         params: z.object({ bookingId: z.string().min(1).max(64) }),
-        response: { 200: attemptView },
+        querystring: includePaper,
+        response: { 200: attemptWithPaper },
       },
     },
-    async (req, reply) => reply.type(JSON_TYPE).send(viewText(await s.start(who(req), req.params.bookingId))),
+    async (req, reply) => {
+      const json = await s.start(who(req), req.params.bookingId, { withPaper: req.query.include === 'paper' });
+      return reply.type(JSON_TYPE).send(viewText(json));
+    },
   );
 
   app.get(
@@ -82,12 +94,14 @@ export async function attemptRoutes(app: App, ctx: AppContext): Promise<void> {
       schema: {
         tags: ['attempts'],
         summary: 'Resume: attempt state, saved answers and remaining time by the server clock',
+        description: 'With `include=paper` the answer also carries the paper, so that a reloaded exam page asks once.',
         security,
         params: attemptParams,
-        response: { 200: attemptView },
+        querystring: includePaper,
+        response: { 200: attemptWithPaper },
       },
     },
-    async (req, reply) => reply.type(JSON_TYPE).send(viewText(await s.get(who(req), req.params.id))),
+    async (req, reply) => reply.type(JSON_TYPE).send(viewText(await s.get(who(req), req.params.id, { withPaper: req.query.include === 'paper' }))),
   );
 
   app.get(

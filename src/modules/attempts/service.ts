@@ -49,6 +49,12 @@ export interface AnswerInput {
   seq: number;
 }
 
+/** A started (or already started) attempt: its id, and its AttemptView as JSON text. */
+interface StartedView {
+  id: string;
+  json: string;
+}
+
 /** What the hot path needs to know about an attempt; immutable except status. */
 interface AttemptFacts {
   id: string;
@@ -358,12 +364,12 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     seed: number;
     started_at: Date;
     deadline_at: Date;
-  }): Promise<string> {
+  }): Promise<StartedView> {
     await deadlines.schedule(row.session_id, row.deadline_at);
     const full = { ...row, status: 'in_progress' as const, submitted_at: null };
     // The paper and the first autosaves usually follow on this process.
     remember(await factsFrom(full));
-    return viewJson(full, '[]');
+    return { id: row.id, json: viewJson(full, '[]') };
   }
 
   /**
@@ -375,7 +381,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
    * that does not hold; `startChecked` then says which. At 09:00 every
    * candidate starts within a minute: one round trip instead of two.
    */
-  async function startAtOnce(p: Principal, bookingId: string): Promise<string | undefined> {
+  async function startAtOnce(p: Principal, bookingId: string): Promise<StartedView | undefined> {
     const a = await starts.run({ bookingId: bookingId.toLowerCase(), candidateId: p.id });
     return a && started(a);
   }
@@ -411,7 +417,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
   const starts = new TurnBatcher(startMany);
 
   /** Start with every check spelled out: the path of a repeat, a cancelled booking or a closed session, each with its answer. */
-  async function startChecked(p: Principal, bookingId: string): Promise<string> {
+  async function startChecked(p: Principal, bookingId: string): Promise<StartedView> {
     const b = await db
       .selectFrom('bookings as b')
       .innerJoin('exam_sessions as s', 's.id', 'b.session_id')
@@ -427,7 +433,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
       .where('b.id', '=', bookingId)
       .executeTakeFirst();
     if (!b || b.candidate_id !== p.id) throw notFound('booking');
-    if (b.attempt_id) return view(b.attempt_id);
+    if (b.attempt_id) return { id: b.attempt_id, json: await view(b.attempt_id) };
     if (b.status !== 'active') throw new AppError('conflict', 'this booking was cancelled');
     const now = Date.now();
     if (now < b.starts_at.getTime() || now >= b.ends_at.getTime()) {
@@ -441,7 +447,20 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     // Another request started it a moment ago, or the booking was cancelled, or the session just closed.
     const raced = await db.selectFrom('attempts').select('id').where('booking_id', '=', bookingId).executeTakeFirst();
     if (!raced) throw new AppError('conflict', 'this booking was cancelled or its session closed a moment ago');
-    return view(raced.id);
+    return { id: raced.id, json: await view(raced.id) };
+  }
+
+  /** An AttemptView's JSON text with the paper's added: the view ends with its closing brace, the paper goes in before it. */
+  const withPaper = (view: string, paper: string): string => `${view.slice(0, -1)},"paper":${paper}}`;
+
+  /** The candidate's paper for an attempt they may see, as JSON text. */
+  async function paperOf(p: Principal, attemptId: string): Promise<string> {
+    const f = await authorize(p, attemptId);
+    const paper = await papers.get(f.versionId);
+    return renderPaper(paper, f.layout, {
+      attemptId: f.id,
+      deadline: new Date(f.deadlineMs).toISOString(),
+    });
   }
 
   return {
@@ -450,27 +469,26 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     /**
      * Start (or resume) the attempt of a booking. Idempotent: a second call
      * returns the same attempt. Start, get and submit answer with the
-     * AttemptView as JSON text, ready to send.
+     * AttemptView as JSON text, ready to send. With `withPaper` the view
+     * also carries the paper, as `paper` would answer: at 09:00 every
+     * candidate starts within a minute, and the exam page then needs no
+     * request of its own.
      */
-    async start(p: Principal, bookingId: string): Promise<string> {
+    async start(p: Principal, bookingId: string, opts: { withPaper?: boolean } = {}): Promise<string> {
       if (!isUuid(bookingId)) throw notFound('booking');
-      return (await startAtOnce(p, bookingId)) ?? (await startChecked(p, bookingId));
+      const a = (await startAtOnce(p, bookingId)) ?? (await startChecked(p, bookingId));
+      return opts.withPaper ? withPaper(a.json, await paperOf(p, a.id)) : a.json;
     },
 
-    async get(p: Principal, attemptId: string): Promise<string> {
+    /** The AttemptView as JSON text; with `withPaper` carrying the paper too (a reloaded exam page). */
+    async get(p: Principal, attemptId: string, opts: { withPaper?: boolean } = {}): Promise<string> {
       const f = await authorize(p, attemptId);
-      return view(f.id);
+      const json = await view(f.id);
+      return opts.withPaper ? withPaper(json, await paperOf(p, f.id)) : json;
     },
 
     /** The candidate's paper as pre-serialised JSON. */
-    async paper(p: Principal, attemptId: string): Promise<string> {
-      const f = await authorize(p, attemptId);
-      const paper = await papers.get(f.versionId);
-      return renderPaper(paper, f.layout, {
-        attemptId: f.id,
-        deadline: new Date(f.deadlineMs).toISOString(),
-      });
-    },
+    paper: paperOf,
 
     async save(p: Principal, attemptId: string, answers: AnswerInput[]) {
       const f = await authorize(p, attemptId);

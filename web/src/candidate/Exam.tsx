@@ -51,17 +51,18 @@ export function Exam({ attemptId }: { attemptId: string }) {
   const load = useCallback(async () => {
     setLoadError(null);
     try {
-      // Just started on the previous page: its answer is the attempt (handoff.ts).
+      // Just started on the previous page: its answer is the attempt and its paper (handoff.ts);
+      // after a reload or on another device one request brings both.
       const started = takeOver(attemptId);
       const sentAt = Date.now();
-      const attempt = started?.attempt ?? (await api.attempt(attemptId));
+      const { paper: sentPaper, ...attempt } = started ? { ...started.attempt, paper: started.paper } : await api.resume(attemptId);
       clock.observe(attempt.serverTime, started?.sentAt ?? sentAt, started?.receivedAt ?? Date.now());
       if (attempt.status !== 'in_progress') {
         outbox.clear();
         navigate(`/result/${attemptId}`, { replace: true });
         return;
       }
-      const paper = await api.paper(attemptId);
+      const paper = sentPaper ?? (await api.paper(attemptId));
       outbox.mergeServer(attempt.answers);
       setLoaded({ attempt, paper });
     } catch (err) {

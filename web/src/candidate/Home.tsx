@@ -138,8 +138,8 @@ export function CandidateHome() {
     setStarting(true);
     try {
       const sentAt = Date.now();
-      const attempt = await api.startAttempt(confirm.id);
-      handOver({ attempt, sentAt, receivedAt: Date.now() });
+      const { paper, ...attempt } = await api.startAttempt(confirm.id);
+      handOver({ attempt, paper, sentAt, receivedAt: Date.now() });
       navigate(`/exam/${attempt.id}`);
     } catch (err) {
       setError(err);

@@ -1,9 +1,9 @@
 /**
  * What the server has just answered with, handed from one page to the next so
  * that the next page does not ask for it again: the sign-in's answer (the
- * candidate's bookings) to the start page, the start's answer to the exam
- * page, the submit's answer (and the paper already on screen) to the result
- * page. On exam day every candidate makes these moves
+ * candidate's bookings) to the start page, the start's answer (the attempt and
+ * its paper) to the exam page, the submit's answer (and the paper already on
+ * screen) to the result page. On exam day every candidate makes these moves
  * within the same minute or two, so each request saved here is tens of
  * thousands saved on the server. A reload, a resume or another device finds
  * nothing here and asks the server.

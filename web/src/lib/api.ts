@@ -209,9 +209,12 @@ export const api = {
   bookings: () => request<Page<Booking>>('GET', '/bookings?status=active&limit=100'),
   cancelBooking: (id: string) => request<Booking>('DELETE', `/bookings/${id}`),
 
-  startAttempt: (bookingId: string) => request<Attempt>('POST', `/bookings/${bookingId}/attempt`),
+  /** Start (or resume) a booking's attempt; the answer carries the paper, so the exam page need not ask for it. */
+  startAttempt: (bookingId: string) => request<Attempt & { paper: Paper }>('POST', `/bookings/${bookingId}/attempt?include=paper`),
   attempts: () => request<AttemptSummary[]>('GET', '/attempts?limit=100'),
   attempt: (id: string) => request<Attempt>('GET', `/attempts/${id}`),
+  /** The attempt and its paper in one request: the exam page after a reload. */
+  resume: (id: string) => request<Attempt & { paper: Paper }>('GET', `/attempts/${id}?include=paper`),
   paper: (id: string) => request<Paper>('GET', `/attempts/${id}/paper`),
   saveAnswers: (id: string, answers: { questionId: string; value: unknown; seq: number }[], signal?: AbortSignal) =>
     request<{ acked: { questionId: string; seq: number }[]; serverTime: string }>('PUT', `/attempts/${id}/answers`, {
