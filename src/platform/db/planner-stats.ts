@@ -15,6 +15,19 @@
  * table once it has grown four-fold. That happens a handful of times per table
  * (4, 16, 64, … pages); each `ANALYZE` samples at most 30,000 rows, and the new
  * statistics make every connection re-plan its statements on their next use.
+ *
+ * A table can also go stale without growing. `attempts.status` moves from
+ * in_progress to submitted to graded for every candidate within the submit
+ * wave; statistics taken before it say no attempt is submitted, and the
+ * grading statement (`… FROM unnest(ids) WHERE a.id = u.id AND a.status =
+ * 'submitted'`) was then planned as a walk over every submitted attempt for
+ * each id in the batch: measured on PGlite with 16,000 attempts, 1.1 s per
+ * batch of 100 instead of 10–25 ms, every second of the wave with the event
+ * loop stopped. The next exam day in the same database starts with the
+ * opposite picture (everything graded). So for the columns named in
+ * `STATE_COLUMNS` the keeper also analyzes once a tenth of the table's rows
+ * changed since the last analysis (autovacuum's rule, without its one-minute
+ * nap), and only those columns: 15–20 ms on that table instead of 115 ms.
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
@@ -23,6 +36,13 @@ import type { Database } from './schema.ts';
 export const GROWTH_FACTOR = 4;
 /** Tables smaller than this are left alone (a few rows, any plan is fast). */
 export const MIN_PAGES = 4;
+
+/** Columns whose values change in bulk on exam day and that hot statements filter on, by table. */
+export const STATE_COLUMNS: Readonly<Record<string, readonly string[]>> = { attempts: ['status'] };
+/** Share of a table's rows changed (inserted, updated, deleted) since its last analysis that makes its state columns stale. */
+export const CHANGED_SHARE = 0.1;
+/** Fewer changed rows than this never count as stale (small tables). */
+export const MIN_CHANGED = 50;
 
 export interface PlannerStatsKeeper {
   /** One check now; resolves to the tables analyzed. */
@@ -33,32 +53,71 @@ export interface PlannerStatsKeeper {
 export interface PlannerStatsOptions {
   everyMs: number;
   log: { info(o: object, msg: string): void; warn(o: object, msg: string): void };
+  /** Overrides `STATE_COLUMNS` (tests). */
+  stateColumns?: Readonly<Record<string, readonly string[]>>;
 }
 
-/** Tables of the current schema that outgrew what the planner knows of them. */
-async function outgrown(db: Kysely<Database>): Promise<{ name: string; known: number; pages: number }[]> {
-  const r = await sql<{ name: string; known: number; pages: string }>`
+interface Stale {
+  name: string;
+  /** Pages the planner knows of, and has now. */
+  known: number;
+  pages: number;
+  /** PostgreSQL's count of rows changed since the table's last full analysis. */
+  changed: number;
+  /** The columns to analyze; all of them when the table grew. */
+  columns: readonly string[] | 'all';
+}
+
+/**
+ * Tables of the current schema that outgrew what the planner knows of them,
+ * or whose state columns changed. `counted` is each table's change count when
+ * its state columns were last analyzed: an analysis of some columns leaves
+ * PostgreSQL's count as it was (it is reset only by a full one).
+ */
+async function stale(
+  db: Kysely<Database>,
+  stateColumns: Readonly<Record<string, readonly string[]>>,
+  counted: ReadonlyMap<string, number>,
+): Promise<Stale[]> {
+  const r = await sql<{ name: string; known: number; pages: string; tuples: number; changed: string | null }>`
     SELECT c.relname AS name, c.relpages AS known,
-           pg_relation_size(c.oid) / current_setting('block_size')::int AS pages
+           pg_relation_size(c.oid) / current_setting('block_size')::int AS pages,
+           c.reltuples AS tuples, s.n_mod_since_analyze AS changed
       FROM pg_class c
+      LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
      WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind = 'r'`.execute(db);
-  return r.rows
-    .map((x) => ({ name: x.name, known: x.known, pages: Number(x.pages) }))
-    .filter((x) => x.pages >= MIN_PAGES && x.pages >= GROWTH_FACTOR * Math.max(x.known, 1));
+  const out: Stale[] = [];
+  for (const x of r.rows) {
+    const pages = Number(x.pages);
+    const changed = Number(x.changed ?? 0);
+    const base = { name: x.name, known: x.known, pages, changed };
+    const before = counted.get(x.name) ?? 0;
+    // Below the last look: a full analysis (ours or autovacuum's) started the count again.
+    const since = before <= changed ? changed - before : changed;
+    if (pages >= MIN_PAGES && pages >= GROWTH_FACTOR * Math.max(x.known, 1)) {
+      out.push({ ...base, columns: 'all' });
+    } else if (stateColumns[x.name] && since >= Math.max(MIN_CHANGED, CHANGED_SHARE * Math.max(x.tuples, 0))) {
+      out.push({ ...base, columns: stateColumns[x.name]! });
+    }
+  }
+  return out;
 }
 
 export function keepPlannerStats(db: Kysely<Database>, opts: PlannerStatsOptions): PlannerStatsKeeper {
   let running: Promise<string[]> | undefined;
   let disabled = false;
+  /** Change count of each table when its state columns were last analyzed. */
+  const counted = new Map<string, number>();
 
   const check = (): Promise<string[]> => {
     running ??= (async () => {
       const analyzed: string[] = [];
       if (disabled) return analyzed;
-      for (const t of await outgrown(db)) {
+      for (const t of await stale(db, opts.stateColumns ?? STATE_COLUMNS, counted)) {
         const started = performance.now();
+        const target = t.columns === 'all' ? sql.id(t.name) : sql`${sql.id(t.name)} (${sql.join(t.columns.map((c) => sql.id(c)))})`;
         try {
-          await sql`ANALYZE ${sql.id(t.name)}`.execute(db);
+          await sql`ANALYZE ${target}`.execute(db);
         } catch (err) {
           if ((err as { code?: unknown }).code !== '42501') throw err;
           // Not the table's owner (a deployment with separate roles): autovacuum remains.
@@ -67,10 +126,14 @@ export function keepPlannerStats(db: Kysely<Database>, opts: PlannerStatsOptions
           break;
         }
         analyzed.push(t.name);
-        opts.log.info(
-          { table: t.name, pagesKnown: t.known, pages: t.pages, ms: Math.round(performance.now() - started) },
-          'table outgrew its planner statistics; analyzed',
-        );
+        if (t.columns === 'all') counted.delete(t.name);
+        else counted.set(t.name, t.changed);
+        const ms = Math.round(performance.now() - started);
+        if (t.columns === 'all') {
+          opts.log.info({ table: t.name, pagesKnown: t.known, pages: t.pages, ms }, 'table outgrew its planner statistics; analyzed');
+        } else {
+          opts.log.info({ table: t.name, columns: t.columns, changedRows: t.changed, ms }, 'state columns changed since their statistics; analyzed');
+        }
       }
       return analyzed;
     })().finally(() => (running = undefined));
