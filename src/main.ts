@@ -8,6 +8,7 @@ import { getPriority, setPriority } from 'node:os';
 import { ConfigError, loadConfig, type Config } from './config.ts';
 import { createContext, type AppContext } from './context.ts';
 import { buildApp } from './http/app.ts';
+import { watchClientSockets } from './http/client-sockets.ts';
 import { openAcceptLanes, type AcceptLanes } from './http/accept-lanes.ts';
 import { clientSocketLimit, clusterProblem, isClusterWorker, processCount, runCluster } from './cluster.ts';
 import { seedDemo, seedLoad } from './modules/demo/seed.ts';
@@ -181,12 +182,18 @@ async function run(config: Config, role: 'all' | 'serve' | 'worker'): Promise<vo
   if (app) {
     const sockets = clientSocketLimit();
     if (sockets) app.server.maxConnections = sockets;
+    const clients = watchClientSockets(app.server, { limit: sockets, registry: ctx.metrics.registry, log: ctx.log });
     // At 09:00 tens of thousands connect at once; Node's default accept queue
     // (511) overflows and the kernel silently drops connections that the client
     // then retries seconds later. The kernel caps this at net.core.somaxconn.
     await app.listen({ port: config.http.port, host: config.http.host, backlog: LISTEN_BACKLOG });
     // A busy process accepts one connection per event-loop turn per listener; the sign-in storm needs more.
-    lanes = await openAcceptLanes(app.server, { lanes: config.http.acceptLanes, backlog: LISTEN_BACKLOG, ...(sockets ? { maxConnections: sockets } : {}) }).catch(
+    lanes = await openAcceptLanes(app.server, {
+      lanes: config.http.acceptLanes,
+      backlog: LISTEN_BACKLOG,
+      onRefused: clients.refused,
+      ...(sockets ? { maxConnections: sockets } : {}),
+    }).catch(
       (err: unknown) => {
         ctx.log.warn({ err }, 'accept lanes not opened; accepting on the one listener');
         return undefined;

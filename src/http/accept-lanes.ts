@@ -51,7 +51,10 @@ interface ListeningHandle {
  * beyond `maxConnections` (all lanes and the server's own listener together)
  * are closed at once, as the server's own `maxConnections` does.
  */
-export async function openAcceptLanes(server: HttpServer, opts: { lanes: number; backlog: number; maxConnections?: number }): Promise<AcceptLanes> {
+export async function openAcceptLanes(
+  server: HttpServer,
+  opts: { lanes: number; backlog: number; maxConnections?: number; onRefused?: () => void },
+): Promise<AcceptLanes> {
   // The listening socket's handle: a TCP handle when this process listens
   // itself (or shares a cluster socket); not one under cluster round robin.
   const handle = (server as unknown as { _handle?: ListeningHandle | null })._handle;
@@ -66,6 +69,7 @@ export async function openAcceptLanes(server: HttpServer, opts: { lanes: number;
   server.on('connection', (socket: Socket) => {
     if (open >= limit) {
       socket.destroy();
+      opts.onRefused?.();
       return;
     }
     open++;

@@ -42,6 +42,8 @@ export interface StepOutcome {
   generator_lag_max_ms: number;
   event_loop_p99_max_ms?: number | undefined;
   db_pool_waiting_max?: number | undefined;
+  server_client_socket_limit?: number | undefined;
+  server_connections_refused?: number | undefined;
   /** This machine's bare node:http hello-world rate just before the step. */
   host_hello_rps?: number | undefined;
   report?: string | undefined;
@@ -95,6 +97,8 @@ export function judgeStep(s: LoadtestSummary, p99ObjectiveMs: number, maxErrorRa
     generator_lag_max_ms: s.generator_lag_max_ms,
     event_loop_p99_max_ms: s.event_loop_p99_max_ms,
     db_pool_waiting_max: s.db_pool_waiting_max,
+    server_client_socket_limit: s.server_client_socket_limit,
+    server_connections_refused: s.server_connections_refused,
     host_hello_rps: s.host_hello_rps,
     report: s.report,
   };
@@ -126,6 +130,14 @@ export function observeBottleneck(step: StepOutcome, cores: number, database: st
   if (step.listen_overflows) parts.push(`${step.listen_overflows} connections dropped by a full accept queue`);
   if (step.generator_lag_max_ms > 50) parts.push(`load generator up to ${Math.round(step.generator_lag_max_ms)} ms late`);
   const figures = `${parts.join(', ')}${lag !== undefined ? `, event-loop p99 up to ${lag} ms` : ''}${waiting ? `, up to ${waiting} queries waiting for a pool connection` : ''}`;
+  if (step.server_connections_refused) {
+    // A hard ceiling, whatever the CPU: each candidate holds a connection, each connection a file.
+    const limit = step.server_client_socket_limit;
+    return (
+      `connections: a server process held ${limit !== undefined ? `its limit of ${limit.toLocaleString('en-US')}` : 'as many'} client sockets (its open-file limit less a reserve) ` +
+      `and refused ${step.server_connections_refused.toLocaleString('en-US')} connections; raise the open-file limit (ulimit -n)${database === 'pglite' ? ' or use PostgreSQL with more API processes' : ' or run more API processes'} (${figures})`
+    );
+  }
   if (c.busy >= 0.85 * cores) {
     const top = (
       [

@@ -2,6 +2,8 @@
  * The load harness end to end, small and fast:
  * - `examday loadtest --embedded --json` on PGlite with two generator
  *   processes: the JSON line's fields, no errors, no lost answers, a report;
+ * - the same under an open-file limit lower than the candidates need: the
+ *   warning before the run, and the server's refusals in the summary;
  * - booking first against an in-process server, then the lost-answers check
  *   catching a deleted, an altered and a rolled-back answer;
  * - requests in flight when the run's time is up still answered and counted;
@@ -35,9 +37,25 @@ const BIN = fileURLToPath(new URL('../../bin/examday.mjs', import.meta.url));
 // this tiny run, so it is off here (the harness would count every 503).
 const NO_SHEDDING = { SHED_EVENT_LOOP_DELAY_MS: '0' };
 
-function cli(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+/** An examday data dir with a migrated PGlite database, from the test template: a fresh initdb takes several seconds. */
+async function migratedDataDir(dataDir: string): Promise<string> {
+  const template = (await openTestPglite()) as Db & { dump(): Promise<Blob> };
+  const blob = await template.dump();
+  await template.close();
+  await mkdir(path.join(dataDir, 'pgdata'), { recursive: true });
+  await (await openPglite({ slowQueryMs: 600_000, dataDir: path.join(dataDir, 'pgdata'), loadDataDir: blob })).close();
+  return dataDir;
+}
+
+/** Runs the CLI; with `openFiles`, under that open-file limit (as `ulimit -n` sets it). */
+function cli(args: string[], openFiles?: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...NO_SHEDDING } });
+    const env = { ...process.env, ...NO_SHEDDING };
+    const opts = { stdio: ['ignore', 'pipe', 'pipe'] as ['ignore', 'pipe', 'pipe'], env };
+    const child =
+      openFiles === undefined
+        ? spawn(process.execPath, [BIN, ...args], opts)
+        : spawn('bash', ['-c', `ulimit -n ${openFiles} && exec "$0" "$@"`, process.execPath, BIN, ...args], opts);
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (b: Buffer) => (stdout += b.toString()));
@@ -55,13 +73,7 @@ describe('examday loadtest', () => {
   after(() => rm(dir, { recursive: true, force: true }));
 
   it('runs an embedded exam day and prints the summary as the last JSON line', async () => {
-    // Start from the migrated test template: a fresh PGlite initdb takes several seconds.
-    const template = (await openTestPglite()) as Db & { dump(): Promise<Blob> };
-    const blob = await template.dump();
-    await template.close();
-    const dataDir = path.join(dir, 'data');
-    await mkdir(path.join(dataDir, 'pgdata'), { recursive: true });
-    await (await openPglite({ slowQueryMs: 600_000, dataDir: path.join(dataDir, 'pgdata'), loadDataDir: blob })).close();
+    const dataDir = await migratedDataDir(path.join(dir, 'data'));
 
     const r = await cli([
       'loadtest', '--embedded', '--pglite', '--data-dir', dataDir,
@@ -96,6 +108,22 @@ describe('examday loadtest', () => {
     assert.match(html, /<svg[^>]*aria-label="Autosave latency/);
     assert.match(html, /this machine before the run \(bare node:http hello world\)/);
     assert.doesNotMatch(html, /<script|https?:\/\/(?!127\.0\.0\.1)/);
+  });
+
+  it("names the server's open-file limit when the candidates are more than one process may hold", async () => {
+    // 1,150 files: each examday process keeps 1,000 back and holds at most 150 client sockets.
+    const r = await cli(
+      ['loadtest', '--embedded', '--pglite', '--data-dir', await migratedDataDir(path.join(dir, 'limited')), '--candidates', '170', '--duration', '6', '--storm', '1', '--drain', '5', '--json', '--no-report'],
+      1150,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /warning: one examday process here may hold 150 client sockets .*; 170 candidates on 1 will have connections refused/);
+    const lines = r.stdout.trim().split('\n');
+    const s = JSON.parse(lines[lines.length - 1]!) as Record<string, unknown>;
+    assert.equal(s.server_client_socket_limit, 150);
+    assert.ok((s.server_connections_refused as number) > 0, `refused ${String(s.server_connections_refused)}`);
+    assert.ok((s.errors as number) > 0, 'the refused candidates saw their connections reset');
+    assert.equal(s.lost_answers, 0, 'what was acknowledged is kept');
   });
 
   it('refuses a target that is not this machine, with a clear message', async () => {

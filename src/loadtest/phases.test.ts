@@ -1,7 +1,7 @@
 /** Latency by phase: which planned phase each second belongs to, and what the summary reports for each. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { judgeStep, machineSpeedNote, phasesOverObjective } from './capacity.ts';
+import { judgeStep, machineSpeedNote, observeBottleneck, phasesOverObjective } from './capacity.ts';
 import type { LoadOutcome } from './coordinator.ts';
 import { PhaseAggregates, phaseBounds, phaseOf } from './phases.ts';
 import { Aggregate, Recorder } from './stats.ts';
@@ -95,6 +95,14 @@ describe('load test phases', () => {
     // Every phase over (or none): nothing to add.
     assert.equal(phasesOverObjective(step, 10), '');
     assert.equal(phasesOverObjective(step, 1000), '');
+
+    // A process that held its limit of client sockets is the bottleneck, whatever the CPU.
+    const cpu = { busy: 0.8, examday: 0.5, postgres: 0, redis: 0, generator: 0.3, other: 0 };
+    assert.match(
+      observeBottleneck({ ...step, cpu_cores: cpu, server_client_socket_limit: 19_000, server_connections_refused: 1_629 }, 2, 'pglite'),
+      /^connections: a server process held its limit of 19,000 client sockets \(its open-file limit less a reserve\) and refused 1,629 connections; raise the open-file limit \(ulimit -n\) or use PostgreSQL with more API processes \(machine 0.8\/2 cores busy/,
+    );
+    assert.doesNotMatch(observeBottleneck({ ...step, cpu_cores: cpu, server_client_socket_limit: 19_000, server_connections_refused: 0 }, 2, 'pglite'), /^connections/);
 
     // Steps measured on a machine whose speed changed say so.
     assert.equal(machineSpeedNote([{ ...step, host_hello_rps: 20_000 }, { ...step, host_hello_rps: 17_000 }]), undefined);

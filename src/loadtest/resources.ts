@@ -23,6 +23,10 @@ export interface ServerMetricsPoint {
   sec: number;
   eventLoopP99Ms: number | undefined;
   dbPoolWaiting: number | undefined;
+  /** The scraped process's client sockets, its limit, and connections it refused at that limit (cumulative). */
+  clientSockets: number | undefined;
+  clientSocketLimit: number | undefined;
+  connectionsRefused: number | undefined;
 }
 
 export interface ResourceSummary {
@@ -41,6 +45,11 @@ export interface ResourceSummary {
   server: ServerMetricsPoint[];
   eventLoopP99MaxMs: number | undefined;
   dbPoolWaitingMax: number | undefined;
+  /** The most client sockets a scraped server process held, and its limit. */
+  clientSocketsMax: number | undefined;
+  clientSocketLimit: number | undefined;
+  /** The most connections a scraped server process had refused at its limit (with several processes, at least this many). */
+  connectionsRefusedMax: number | undefined;
 }
 
 const TICKS_PER_S = 100; // USER_HZ on Linux
@@ -211,6 +220,15 @@ export class ResourceMonitor {
     if (this.o.metricsUrl && this.#scrapes++ % 5 === 0) void this.#scrape(sec);
   }
 
+  /**
+   * One more scrape, awaited: after the run, when the candidates' connections
+   * are closed. A process that held its limit of client sockets refused the
+   * scrapes' connections too; its counters are cumulative.
+   */
+  async scrapeNow(): Promise<void> {
+    if (this.o.metricsUrl) await this.#scrape(this.#cpu.at(-1)?.sec ?? 0);
+  }
+
   async #scrape(sec: number): Promise<void> {
     try {
       const res = await fetch(new URL('/metrics', this.o.metricsUrl), { signal: AbortSignal.timeout(3000) });
@@ -224,6 +242,9 @@ export class ResourceMonitor {
         sec,
         eventLoopP99Ms: lag === undefined ? undefined : Math.round(lag * 10_000) / 10,
         dbPoolWaiting: num(/^examday_db_pool_connections\{[^}]*state="waiting"[^}]*\}\s+([0-9.eE+-]+)/m),
+        clientSockets: num(/^examday_http_client_sockets\s+([0-9.eE+-]+)/m),
+        clientSocketLimit: num(/^examday_http_client_socket_limit\s+([0-9.eE+-]+)/m),
+        connectionsRefused: num(/^examday_http_connections_refused_total\s+([0-9.eE+-]+)/m),
       });
     } catch {
       // The server being too busy to answer is itself visible in the latencies.
@@ -251,6 +272,10 @@ export class ResourceMonitor {
     const overflows = listenOverflows();
     const lags = this.#server.map((s) => s.eventLoopP99Ms).filter((x): x is number => x !== undefined);
     const waits = this.#server.map((s) => s.dbPoolWaiting).filter((x): x is number => x !== undefined);
+    const highest = (f: (p: ServerMetricsPoint) => number | undefined): number | undefined => {
+      const xs = this.#server.map(f).filter((x): x is number => x !== undefined);
+      return xs.length ? Math.max(...xs) : undefined;
+    };
     return {
       cores: this.o.cores,
       cpuPressurePct,
@@ -260,6 +285,9 @@ export class ResourceMonitor {
       server: this.#server,
       eventLoopP99MaxMs: lags.length ? Math.max(...lags) : undefined,
       dbPoolWaitingMax: waits.length ? Math.max(...waits) : undefined,
+      clientSocketsMax: highest((p) => p.clientSockets),
+      clientSocketLimit: highest((p) => p.clientSocketLimit),
+      connectionsRefusedMax: highest((p) => p.connectionsRefused),
     };
   }
 }

@@ -8,6 +8,7 @@
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { clientSocketLimit } from '../cluster.ts';
 import { dropLoad, seedLoad, type LoadCandidate } from '../modules/demo/seed.ts';
 import { runLoad, type LoadOutcome, type SecondPoint } from './coordinator.ts';
 import { describeDatabase, openDatabase, type DatabaseChoice } from './database.ts';
@@ -204,6 +205,14 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
           `${processes} API processes (one per 15,000 candidates) share rate limits and queues through Redis: set REDIS_URL, or --server-processes 1 for at most ~19,000 candidates`,
         );
       }
+      // The server inherits this process's open-file limit: each candidate's connection is a file there.
+      const sockets = clientSocketLimit();
+      if (sockets !== undefined && o.candidates > sockets * processes) {
+        o.log(
+          `warning: one examday process here may hold ${sockets.toLocaleString('en-US')} client sockets (its open-file limit less a reserve); ` +
+            `${o.candidates.toLocaleString('en-US')} candidates on ${processes} will have connections refused (raise ulimit -n${db!.kind === 'postgres' ? ', or --server-processes' : ', or use PostgreSQL with more processes'})`,
+        );
+      }
       o.log(`starting examday (${db!.kind === 'postgres' ? `serve ×${processes} + worker, PostgreSQL` : 'all, PGlite'})…`);
       deployment = await startDeployment({
         db: db!,
@@ -265,6 +274,7 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
       onSecond: (p) => o.log(progressLine(p, o.candidates, o.durationS)),
     });
     const steady = { from: Math.ceil(o.stormS + o.autosaveEveryS), to: Math.floor(o.durationS - o.submitWindowS) };
+    await monitor.scrapeNow();
     const resources = monitor.available ? monitor.stop(steady.to > steady.from ? steady : undefined) : undefined;
 
     if (deployment) {

@@ -72,6 +72,11 @@ export interface LoadtestSummary {
   cpu_pressure_pct?: number | undefined;
   event_loop_p99_max_ms?: number | undefined;
   db_pool_waiting_max?: number | undefined;
+  /** The most client sockets a server process held, and the most it may hold (its open-file limit less a reserve). */
+  server_client_sockets_max?: number | undefined;
+  server_client_socket_limit?: number | undefined;
+  /** Connections a server process closed at once because it held its limit (the most seen in one process). */
+  server_connections_refused?: number | undefined;
   settings: Record<string, string | number | boolean>;
   /** Candidates run before the measured run to warm the server up; counted nowhere else. */
   warmup?: { candidates: number; requests: number; errors: number; submitted: number; lost_answers: number | null } | undefined;
@@ -157,6 +162,9 @@ export function buildSummary(i: SummaryInput): LoadtestSummary {
           listen_overflows: i.resources.listenOverflows,
           event_loop_p99_max_ms: i.resources.eventLoopP99MaxMs,
           db_pool_waiting_max: i.resources.dbPoolWaitingMax,
+          server_client_sockets_max: i.resources.clientSocketsMax,
+          server_client_socket_limit: i.resources.clientSocketLimit,
+          server_connections_refused: i.resources.connectionsRefusedMax,
         }
       : {}),
     settings: i.settings,
@@ -210,6 +218,9 @@ export function humanSummary(s: LoadtestSummary): string {
     );
     if (s.event_loop_p99_max_ms !== undefined || s.db_pool_waiting_max !== undefined) {
       lines.push(`server: event-loop p99 up to ${s.event_loop_p99_max_ms ?? '?'} ms · up to ${s.db_pool_waiting_max ?? '?'} queries waiting for a pool connection`);
+    }
+    if (s.server_connections_refused) {
+      lines.push(`server: refused ${n(s.server_connections_refused)} connections at its limit of ${n(s.server_client_socket_limit ?? 0)} client sockets per process (open-file limit)`);
     }
   }
   if (s.host_hello_rps !== undefined) {
