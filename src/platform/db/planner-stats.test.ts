@@ -57,7 +57,7 @@ for (const target of dbTargets()) {
           // The insert's row counts reach the statistics before the analysis, as they would minutes later.
           await sql`SELECT pg_stat_force_next_flush()`.execute(c);
           await sql`ANALYZE state_probe`.execute(c);
-          const keeper = keepPlannerStats(c, { everyMs: 3_600_000, log: silent, stateColumns: { state_probe: ['status'] } });
+          const keeper = keepPlannerStats(c, { everyMs: 3_600_000, log: silent, stateColumns: { state_probe: ['status'] }, stateEveryMs: 0 });
           const plan = async () => {
             const r = await sql<{ 'QUERY PLAN': string }>`EXPLAIN EXECUTE probe('{1,2,3,4,5,6,7,8,9,10}')`.execute(c);
             return r.rows.map((x) => x['QUERY PLAN']).join('\n');
@@ -76,10 +76,19 @@ for (const target of dbTargets()) {
           const known = await sql<{ v: string }>`
             SELECT most_common_vals::text AS v FROM pg_stats WHERE tablename = 'state_probe' AND attname = 'status'`.execute(c);
           const again = await keeper.check();
+          // Changed again right after an analysis: a keeper that analyzes state at most every hour waits.
+          const hourly = keepPlannerStats(c, { everyMs: 3_600_000, log: silent, stateColumns: { state_probe: ['status'] }, stateEveryMs: 3_600_000 });
+          await sql`UPDATE state_probe SET status = 'open'`.execute(c);
+          await sql`SELECT pg_stat_force_next_flush()`.execute(c);
+          const first = await hourly.check();
+          await sql`UPDATE state_probe SET status = 'closed'`.execute(c);
+          await sql`SELECT pg_stat_force_next_flush()`.execute(c);
+          const tooSoon = await hourly.check();
+          await hourly.close();
           await sql`DEALLOCATE probe`.execute(c);
           await sql`RESET plan_cache_mode`.execute(c);
           await keeper.close();
-          return { idle, stalePlan, analyzed, after, known: known.rows[0]?.v, again };
+          return { idle, stalePlan, analyzed, after, known: known.rows[0]?.v, again, first, tooSoon };
         });
         assert.deepEqual(result.idle, [], 'nothing changed since the analysis');
         assert.doesNotMatch(result.stalePlan, /state_probe_pkey/, `stale statistics: no row is closed, so the state decides\n${result.stalePlan}`);
@@ -87,6 +96,8 @@ for (const target of dbTargets()) {
         assert.equal(result.known, '{closed}');
         assert.match(result.after, /Index Scan using state_probe_pkey/, result.after);
         assert.deepEqual(result.again, [], 'nothing changed since');
+        assert.deepEqual(result.first, ['state_probe'], 'its first analysis comes at once');
+        assert.deepEqual(result.tooSoon, [], 'the next waits for the interval');
       } finally {
         await db.close();
       }

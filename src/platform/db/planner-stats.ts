@@ -43,6 +43,15 @@ export const STATE_COLUMNS: Readonly<Record<string, readonly string[]>> = { atte
 export const CHANGED_SHARE = 0.1;
 /** Fewer changed rows than this never count as stale (small tables). */
 export const MIN_CHANGED = 50;
+/**
+ * A table's state columns are analyzed at most this often. Inserts count as
+ * changes, so while `attempts` fills in the storm a tenth of it changes every
+ * second or two; its new rows are all in progress and the statistics need not
+ * follow each one. In the wave the first analysis comes at once (the last was
+ * long before), and one that shows a tenth of the attempts submitted is enough
+ * for the planner to go by primary key.
+ */
+export const STATE_EVERY_MS = 10_000;
 
 export interface PlannerStatsKeeper {
   /** One check now; resolves to the tables analyzed. */
@@ -55,6 +64,8 @@ export interface PlannerStatsOptions {
   log: { info(o: object, msg: string): void; warn(o: object, msg: string): void };
   /** Overrides `STATE_COLUMNS` (tests). */
   stateColumns?: Readonly<Record<string, readonly string[]>>;
+  /** Overrides `STATE_EVERY_MS` (tests). */
+  stateEveryMs?: number;
 }
 
 interface Stale {
@@ -108,6 +119,9 @@ export function keepPlannerStats(db: Kysely<Database>, opts: PlannerStatsOptions
   let disabled = false;
   /** Change count of each table when its state columns were last analyzed. */
   const counted = new Map<string, number>();
+  /** When each table was last analyzed, whole or its state columns (performance.now()). */
+  const analyzedAt = new Map<string, number>();
+  const stateEveryMs = opts.stateEveryMs ?? STATE_EVERY_MS;
 
   const check = (): Promise<string[]> => {
     running ??= (async () => {
@@ -115,6 +129,7 @@ export function keepPlannerStats(db: Kysely<Database>, opts: PlannerStatsOptions
       if (disabled) return analyzed;
       for (const t of await stale(db, opts.stateColumns ?? STATE_COLUMNS, counted)) {
         const started = performance.now();
+        if (t.columns !== 'all' && started - (analyzedAt.get(t.name) ?? -Infinity) < stateEveryMs) continue;
         const target = t.columns === 'all' ? sql.id(t.name) : sql`${sql.id(t.name)} (${sql.join(t.columns.map((c) => sql.id(c)))})`;
         try {
           await sql`ANALYZE ${target}`.execute(db);
@@ -126,6 +141,7 @@ export function keepPlannerStats(db: Kysely<Database>, opts: PlannerStatsOptions
           break;
         }
         analyzed.push(t.name);
+        analyzedAt.set(t.name, performance.now());
         if (t.columns === 'all') counted.delete(t.name);
         else counted.set(t.name, t.changed);
         const ms = Math.round(performance.now() - started);
