@@ -11,6 +11,7 @@ import type { JobQueue } from '../../platform/queue/index.ts';
 import type { Metrics } from '../../platform/metrics.ts';
 import { AppError, notFound } from '../../http/errors.ts';
 import { TurnBatcher } from '../../lib/turn-batcher.ts';
+import { compiledOnce } from '../../platform/db/compiled-once.ts';
 import type { Principal } from '../auth/tokens.ts';
 import { parseResponse } from '../questions/model.ts';
 import { gradeAttempt } from '../questions/grading.ts';
@@ -238,8 +239,9 @@ export function createAttemptService(deps: AttemptServiceDeps) {
 
   /** The attempt with its saved answers, in one round trip. */
   /** The attempt's view as JSON text, answers included. */
-  async function view(attemptId: string): Promise<string> {
-    const a = await db
+  // Compiled once: a reloaded exam page runs it.
+  const viewQuery = compiledOnce(1, (attemptId: string) =>
+    db
       .selectFrom('attempts as a')
       .select([
         'a.id',
@@ -251,8 +253,11 @@ export function createAttemptService(deps: AttemptServiceDeps) {
         'a.submitted_at',
         answersJson('a.id').as('answers_json'),
       ])
-      .where('a.id', '=', attemptId)
-      .executeTakeFirst();
+      .where('a.id', '=', attemptId),
+  );
+
+  async function view(attemptId: string): Promise<string> {
+    const [a] = await viewQuery.execute(db, attemptId);
     if (!a) throw notFound('attempt');
     return viewJson(a, a.answers_json);
   }

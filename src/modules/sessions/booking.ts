@@ -15,6 +15,7 @@ import { sql, type Kysely } from 'kysely';
 import type { Database } from '../../platform/db/schema.ts';
 import { AppError, forbidden, notFound } from '../../http/errors.ts';
 import { TurnBatcher } from '../../lib/turn-batcher.ts';
+import { compiledOnce } from '../../platform/db/compiled-once.ts';
 import { hashAccessCode, newAccessCode, type Principal } from '../auth/tokens.ts';
 import { FOREIGN_KEY_VIOLATION, UNIQUE_VIOLATION, isDbError } from '../users/db-errors.ts';
 import { decodeCursor, page } from '../users/keyset.ts';
@@ -65,13 +66,22 @@ export function createBookingOps(db: Kysely<Database>) {
     return out;
   }
 
-  async function ownFirstPagesWith(asks: OwnAsk[], status: BookingStatus | undefined): Promise<Page[]> {
-    const take = Math.max(...asks.map((a) => a.limit)) + 1;
+  /** The first `take` bookings of each candidate in `ids` (of one status, if given), by rank. */
+  const firstPagesOf = (ids: string[], take: number, status?: BookingStatus) => {
     const ranked = selectBookings(db)
       .select(sql<string>`row_number() OVER (PARTITION BY b.candidate_id ORDER BY b.created_at DESC, b.id DESC)`.as('rank'))
-      .where('b.candidate_id', '=', sql<string>`ANY(${[...new Set(asks.map((a) => a.candidateId))]}::uuid[])`)
+      .where('b.candidate_id', '=', sql<string>`ANY(${ids}::uuid[])`)
       .$if(status !== undefined, (qb) => qb.where('b.status', '=', status!));
-    const rows = await db.selectFrom(ranked.as('x')).selectAll().where(sql<boolean>`x.rank <= ${take}::int`).orderBy('x.rank').execute();
+    return db.selectFrom(ranked.as('x')).selectAll().where(sql<boolean>`x.rank <= ${take}::int`).orderBy('x.rank');
+  };
+  // Compiled once each: every sign-in's answer runs one of them.
+  const anyStatusPages = compiledOnce(2, (ids: string[], take: number) => firstPagesOf(ids, take));
+  const statusPages = compiledOnce(3, (ids: string[], take: number, status: BookingStatus) => firstPagesOf(ids, take, status));
+
+  async function ownFirstPagesWith(asks: OwnAsk[], status: BookingStatus | undefined): Promise<Page[]> {
+    const take = Math.max(...asks.map((a) => a.limit)) + 1;
+    const ids = [...new Set(asks.map((a) => a.candidateId))];
+    const rows = status === undefined ? await anyStatusPages.execute(db, ids, take) : await statusPages.execute(db, ids, take, status);
     const byCandidate = new Map<string, typeof rows>();
     for (const r of rows) {
       const list = byCandidate.get(r.candidate_id);
