@@ -8,6 +8,7 @@ import type { FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { AppContext } from '../../context.ts';
 import { AppError } from '../../http/errors.ts';
+import { batchedRedisStore } from '../../http/rate-limit-store.ts';
 import { who } from '../../http/auth.ts';
 import type { App } from '../../http/types.ts';
 import { bookingPage } from '../sessions/schema.ts';
@@ -42,7 +43,8 @@ const refreshBody = z.strictObject({ refreshToken: z.string().min(16).max(200) }
 export async function authRoutes(app: App, ctx: AppContext): Promise<void> {
   await app.register(rateLimit, {
     global: false,
-    ...(ctx.redis ? { redis: ctx.redis, nameSpace: `${ctx.config.redis.prefix}:rl:login:` } : {}),
+    // Shared by every API process through Redis, one script call per turn (rate-limit-store.ts).
+    ...(ctx.redis ? { store: batchedRedisStore(ctx.redis, `${ctx.config.redis.prefix}:rl:login:`) } : {}),
     errorResponseBuilder: (_req, c) =>
       new AppError('rate_limited', `too many sign-in attempts; retry in ${Math.ceil(c.ttl / 1000)} s`, {
         retryAfterS: Math.ceil(c.ttl / 1000),
