@@ -1,7 +1,8 @@
 /**
  * Arrivals wait; candidates in their exam do not. At 09:00 a storm of
- * sign-ins (sign in, dashboard, start) lands on processes that are already
- * answering the autosaves of everyone who arrived a minute earlier. Both kinds
+ * sign-ins (sign in, dashboard, session list, booking) lands on processes
+ * that are already answering the autosaves of everyone who arrived a minute
+ * earlier. Both kinds
  * of request share one event loop, so when the loop falls behind, an autosave
  * queues behind sign-ins — and a candidate in the middle of an exam waits for
  * one who has not started yet.
@@ -11,15 +12,17 @@
  * target, arrivals pass untouched. Once a tick is late, arrivals are admitted
  * at a budget per tick — half of what passed in the late tick, halved again
  * for every further late window, raised by one per calm tick — and the rest
- * wait in arrival order. Autosaves, the paper, resume and submit never wait
- * here. An arrival never waits longer than `maxWaitMs`: the storm is spread
+ * wait in arrival order. Autosaves, the start, the paper, resume and submit
+ * never wait here: the start's answer carries the paper, so a start is the
+ * exam's first page, and its wait would be the candidate's wait for the
+ * paper. An arrival never waits longer than `maxWaitMs`: the storm is spread
  * over a few more seconds, never turned into timeouts.
  *
  * Routes opt in with `config: { arrival: true }`. The gate runs before load
  * shedding, so a waiting arrival does not count as a request in progress.
  *
  * Off unless ARRIVAL_LAG_MS is set: what it bought and cost at 40,000
- * candidates is in BENCHMARKS.md ("eleventh pass").
+ * candidates is in BENCHMARKS.md ("eleventh pass", "eighteenth pass").
  */
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { performance } from 'node:perf_hooks';
@@ -28,7 +31,7 @@ import type { App } from './types.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** A request of someone arriving (sign-in, dashboard, start): it may wait while the loop is behind. */
+    /** A request of someone arriving (sign-in, dashboard, booking): it may wait while the loop is behind. */
     arrival?: boolean;
   }
 }
@@ -157,7 +160,7 @@ export function registerArrivalGate(app: App, opts: ArrivalGateRegistration, gat
     (opts.registry.getSingleMetric(waitName) as Histogram | undefined) ??
     new Histogram({
       name: waitName,
-      help: 'How long sign-in, dashboard and start requests waited at the arrival gate while the event loop was behind',
+      help: 'How long sign-in, dashboard and booking requests waited at the arrival gate while the event loop was behind',
       buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
       registers: [opts.registry],
     });

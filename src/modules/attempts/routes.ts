@@ -54,7 +54,6 @@ export async function attemptRoutes(app: App, ctx: AppContext): Promise<void> {
     '/bookings/:bookingId/attempt',
     {
       onRequest: candidate,
-      config: { arrival: true },
       schema: {
         tags: ['attempts'],
         summary: 'Start the attempt for a booking (or resume it: idempotent)',
