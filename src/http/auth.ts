@@ -3,7 +3,7 @@
  * `onRequest: app.requireRole('author', 'admin')`; ownership checks happen in
  * the services, which receive `request.principal`.
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest, HookHandlerDoneFunction } from 'fastify';
 import fp from 'fastify-plugin';
 import type { Role } from '../platform/db/schema.ts';
 import type { Principal, TokenService } from '../modules/auth/tokens.ts';
@@ -15,7 +15,7 @@ declare module 'fastify' {
     principal: Principal | null;
   }
   interface FastifyInstance {
-    requireRole(...roles: Role[]): (req: FastifyRequest, reply: FastifyReply) => Promise<void>;
+    requireRole(...roles: Role[]): (req: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) => void;
   }
 }
 
@@ -30,16 +30,27 @@ export const authPlugin = fp<{ tokens: TokenService }>(
     app.decorateRequest('principal', null);
     app.decorate('requireRole', (...roles: Role[]) => {
       const allowed = new Set<Role>(roles);
-      return async (req: FastifyRequest) => {
+      // Callback-style, like every hook an exam-day request runs (app.ts): an
+      // async hook costs a promise and a microtask turn on every request.
+      return (req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
         const header = req.headers.authorization;
         if (!header?.startsWith('Bearer ')) {
-          throw new AppError('unauthenticated', 'send an access token as "Authorization: Bearer <token>"');
+          done(new AppError('unauthenticated', 'send an access token as "Authorization: Bearer <token>"'));
+          return;
         }
-        const principal = tokens.verify(header.slice(7).trim());
+        let principal: Principal;
+        try {
+          principal = tokens.verify(header.slice(7).trim());
+        } catch (err) {
+          done(err as Error);
+          return;
+        }
         if (!allowed.has(principal.role)) {
-          throw new AppError('forbidden', `this route is for ${roles.join(' or ')} accounts`);
+          done(new AppError('forbidden', `this route is for ${roles.join(' or ')} accounts`));
+          return;
         }
         req.principal = principal;
+        done();
       };
     });
     done();
