@@ -136,6 +136,8 @@ export function renderReport(summary: LoadtestSummary, series: SecondPoint[], re
     ['steady autosaves', `${summary.autosave_rps.toLocaleString('en-US')} /s`],
   ];
   if (summary.cpu_cores) head.push(['mean CPU, examday / database / generator / other', `${summary.cpu_cores.examday} / ${summary.cpu_cores.postgres + summary.cpu_cores.redis} / ${summary.cpu_cores.generator} / ${summary.cpu_cores.other} cores`]);
+  const u = summary.cpu_us_per_request;
+  if (u) head.push(['CPU per request in the exam, machine / examday / database / generator', `${u.machine} / ${u.examday} / ${u.postgres} / ${u.generator} µs`]);
   if (summary.cpu_pressure_pct !== undefined) head.push(['CPU pressure (tasks waiting for a core)', `${summary.cpu_pressure_pct} % of the time`]);
   if (summary.event_loop_p99_max_ms !== undefined) head.push(['server event-loop p99 (highest sample)', `${summary.event_loop_p99_max_ms} ms`]);
   if (summary.listen_overflows !== undefined) head.push(['connections dropped by a full accept queue', summary.listen_overflows]);

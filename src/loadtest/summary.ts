@@ -2,7 +2,7 @@
 import type { LoadOutcome, SecondPoint } from './coordinator.ts';
 import type { LostAnswersReport } from './lost-answers.ts';
 import { PHASES, PHASE_LABELS, summarizePhases, type Phase, type PhaseSummary } from './phases.ts';
-import type { ResourceSummary } from './resources.ts';
+import type { CpuPoint, ResourceSummary } from './resources.ts';
 import { summarize, type EndpointCounts, type LatencySummary } from './stats.ts';
 
 export interface LoadtestSummary {
@@ -68,6 +68,13 @@ export interface LoadtestSummary {
   /** Connections the kernel dropped because a listening socket's accept queue was full (machine-wide, during the run). */
   listen_overflows?: number | undefined;
   cpu_cores?: ResourceSummary['meanCores'];
+  /**
+   * CPU per request in the exam's steady state, µs, by group (cpuPerRequest):
+   * what one request of the exam's mix costs on this machine. The hello-world
+   * rate says how fast the machine is for a tiny working set; this says it for
+   * the run's own work, so runs on different machines compare by it.
+   */
+  cpu_us_per_request?: CpuPerRequest | undefined;
   /** % of the run's wall time some task waited for a CPU (Linux PSI); high: the machine was not quiet. */
   cpu_pressure_pct?: number | undefined;
   event_loop_p99_max_ms?: number | undefined;
@@ -97,6 +104,36 @@ export interface SummaryInput {
   settings: Record<string, string | number | boolean>;
   warmup?: LoadtestSummary['warmup'];
   hostHelloRps?: number | undefined;
+}
+
+export interface CpuPerRequest {
+  machine: number;
+  examday: number;
+  postgres: number;
+  generator: number;
+}
+
+/**
+ * CPU time per request over the seconds of `steady` that have both a CPU
+ * sample and a request count: each group's core-seconds over the requests
+ * answered (or failed) in those seconds. Undefined without such seconds.
+ */
+export function cpuPerRequest(series: SecondPoint[], cpu: CpuPoint[], steady: { from: number; to: number }): CpuPerRequest | undefined {
+  const requests = new Map(series.filter((p) => p.sec > steady.from && p.sec <= steady.to).map((p) => [p.sec, p.requests]));
+  let n = 0;
+  const cores = { machine: 0, examday: 0, postgres: 0, generator: 0 };
+  for (const c of cpu) {
+    const r = requests.get(c.sec);
+    if (r === undefined) continue;
+    n += r;
+    cores.machine += c.busy;
+    cores.examday += c.byGroup.examday;
+    cores.postgres += c.byGroup.postgres;
+    cores.generator += c.byGroup.generator;
+  }
+  if (n === 0) return undefined;
+  const us = (coreSeconds: number): number => Math.round((coreSeconds * 1e6) / n);
+  return { machine: us(cores.machine), examday: us(cores.examday), postgres: us(cores.postgres), generator: us(cores.generator) };
 }
 
 function steadyRate(series: SecondPoint[], steady: { from: number; to: number }, f: (p: SecondPoint) => number): number {
@@ -158,6 +195,7 @@ export function buildSummary(i: SummaryInput): LoadtestSummary {
     ...(i.resources
       ? {
           cpu_cores: i.resources.meanCores,
+          cpu_us_per_request: cpuPerRequest(series, i.resources.cpu, i.steady),
           cpu_pressure_pct: i.resources.cpuPressurePct,
           listen_overflows: i.resources.listenOverflows,
           event_loop_p99_max_ms: i.resources.eventLoopP99MaxMs,
@@ -216,6 +254,10 @@ export function humanSummary(s: LoadtestSummary): string {
       `mean CPU (cores): machine ${c.busy} · examday ${c.examday} · postgres ${c.postgres} · redis ${c.redis} · generator ${c.generator} · other ${c.other}` +
         (s.cpu_pressure_pct !== undefined ? ` · CPU pressure ${s.cpu_pressure_pct} % (tasks waiting for a core)` : ''),
     );
+    const u = s.cpu_us_per_request;
+    if (u) {
+      lines.push(`CPU per request in the exam (µs): machine ${n(u.machine)} · examday ${n(u.examday)} · postgres ${n(u.postgres)} · generator ${n(u.generator)}`);
+    }
     if (s.event_loop_p99_max_ms !== undefined || s.db_pool_waiting_max !== undefined) {
       lines.push(`server: event-loop p99 up to ${s.event_loop_p99_max_ms ?? '?'} ms · up to ${s.db_pool_waiting_max ?? '?'} queries waiting for a pool connection`);
     }
