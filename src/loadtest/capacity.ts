@@ -47,6 +47,8 @@ export interface StepOutcome {
   server_connections_refused?: number | undefined;
   /** This machine's bare node:http hello-world rate just before the step. */
   host_hello_rps?: number | undefined;
+  /** What one system call cost on this machine just before the step, ns. */
+  host_syscall_ns?: number | undefined;
   report?: string | undefined;
 }
 
@@ -102,6 +104,7 @@ export function judgeStep(s: LoadtestSummary, p99ObjectiveMs: number, maxErrorRa
     server_client_socket_limit: s.server_client_socket_limit,
     server_connections_refused: s.server_connections_refused,
     host_hello_rps: s.host_hello_rps,
+    host_syscall_ns: s.host_syscall_ns,
     report: s.report,
   };
 }
@@ -208,7 +211,7 @@ export async function runCapacity(o: CapacityOptions): Promise<CapacityReport> {
     const step = judgeStep(r.summary, o.p99ObjectiveMs, o.maxErrorRate);
     steps.push(step);
     o.base.log(
-      `capacity: ${n.toLocaleString('en-US')} candidates ${step.held ? 'held' : `broke: ${step.broke.join('; ')}`} (autosave p99 ${step.autosave_p99_ms} ms, errors ${step.errors}${step.cpu_us_per_request ? `; ${step.cpu_us_per_request.examday} µs of examday CPU a request in the exam` : ''}${step.host_hello_rps !== undefined ? `; machine before the step: ${step.host_hello_rps.toLocaleString('en-US')} hello req/s` : ''})`,
+      `capacity: ${n.toLocaleString('en-US')} candidates ${step.held ? 'held' : `broke: ${step.broke.join('; ')}`} (autosave p99 ${step.autosave_p99_ms} ms, errors ${step.errors}${step.cpu_us_per_request ? `; ${step.cpu_us_per_request.examday} µs of examday CPU a request in the exam` : ''}${step.host_hello_rps !== undefined ? `; machine before the step: ${step.host_hello_rps.toLocaleString('en-US')} hello req/s` : ''}${step.host_syscall_ns !== undefined ? `, a system call ${step.host_syscall_ns.toLocaleString('en-US')} ns` : ''})`,
     );
     if (!step.held) break;
   }
@@ -263,7 +266,7 @@ function renderCapacity(r: CapacityReport): string {
       (s) =>
         `<tr><td>${s.candidates.toLocaleString('en-US')}</td><td class="${s.held ? 'ok' : 'bad'}">${s.held ? 'held' : esc(s.broke.join('; '))}</td>` +
         `<td>${s.autosave_p99_ms}</td><td>${s.paper_p99_ms}</td><td>${(s.error_rate * 100).toFixed(3)} %</td><td>${s.lost_answers ?? '—'}</td>` +
-        `<td>${s.autosave_rps.toLocaleString('en-US')}</td><td>${s.cpu_us_per_request ? `${s.cpu_us_per_request.examday} / ${s.cpu_us_per_request.machine}` : '—'}</td><td>${s.host_hello_rps?.toLocaleString('en-US') ?? '—'}</td><td>${s.report ? `<a href="${esc(path.relative(path.dirname(r.report ?? '.'), s.report))}">report</a>` : ''}</td></tr>`,
+        `<td>${s.autosave_rps.toLocaleString('en-US')}</td><td>${s.cpu_us_per_request ? `${s.cpu_us_per_request.examday} / ${s.cpu_us_per_request.machine}` : '—'}</td><td>${s.host_hello_rps?.toLocaleString('en-US') ?? '—'}${s.host_syscall_ns !== undefined ? `, ${s.host_syscall_ns.toLocaleString('en-US')}` : ''}</td><td>${s.report ? `<a href="${esc(path.relative(path.dirname(r.report ?? '.'), s.report))}">report</a>` : ''}</td></tr>`,
     )
     .join('');
   const chart = lineChart(
@@ -285,7 +288,7 @@ table{border-collapse:collapse;margin:8px 0}td,th{border:1px solid #ddd;padding:
 <p><b>Highest step that held: ${r.highest_held === null ? 'none' : `${r.highest_held.toLocaleString('en-US')} candidates`}</b></p>
 <p>Bottleneck observed ${esc(r.bottleneck)}</p>
 ${r.machine_speed_note ? `<p class="bad">Note: ${esc(r.machine_speed_note)}</p>` : ''}
-<table><thead><tr><th>candidates</th><th>result</th><th>autosave p99 ms</th><th>paper p99 ms</th><th>errors</th><th>lost</th><th>autosaves/s</th><th>CPU per request in the exam, examday / machine µs</th><th>machine before the step: hello req/s</th><th></th></tr></thead><tbody>${rows}</tbody></table>
+<table><thead><tr><th>candidates</th><th>result</th><th>autosave p99 ms</th><th>paper p99 ms</th><th>errors</th><th>lost</th><th>autosaves/s</th><th>CPU per request in the exam, examday / machine µs</th><th>machine before the step: hello req/s, system call ns</th><th></th></tr></thead><tbody>${rows}</tbody></table>
 ${chart}
 <div class="proj"><h2>Projection (not measured)</h2><p>${esc(r.projection_basis)}</p>
 ${proj ? `<table><thead><tr><th>nodes</th><th>candidates (projected)</th><th>limited by</th></tr></thead><tbody>${proj}</tbody></table>` : ''}</div>

@@ -102,11 +102,16 @@ describe('examday loadtest', () => {
     assert.ok((s.acked_answers as number) > 30, `acked ${String(s.acked_answers)}`);
     assert.ok((s.autosave_p99_ms as number) > 0 && (s.paper_p99_ms as number) > 0);
     assert.ok((s.host_hello_rps as number) > 100, `this machine's hello-world rate is reported: ${String(s.host_hello_rps)}`);
-    assert.match(r.stderr, /this machine now: [\d,]+ req\/s from a bare node:http hello world/);
+    const syscallNs = s.host_syscall_ns as number;
+    assert.ok(Number.isInteger(syscallNs) && syscallNs > 0 && syscallNs < 1_000_000, `a system call's cost is reported: ${String(syscallNs)} ns`);
+    assert.match(r.stderr, /this machine now: [\d,]+ req\/s from a bare node:http hello world through this client; a system call [\d,]+ ns/);
+    const perRequest = s.cpu_us_per_request as { machine: number; examday: number; postgres: number; generator: number } | undefined;
+    assert.ok(perRequest && perRequest.examday > 0 && perRequest.machine >= perRequest.examday, `CPU per request in the exam: ${JSON.stringify(perRequest)}`);
     assert.match(r.stderr, /\[\s+\d+\/10 s\] · active \d+\/30 · \d+ req\/s · autosave p99/);
     const html = await readFile(s.report as string, 'utf8');
     assert.match(html, /<svg[^>]*aria-label="Autosave latency/);
     assert.match(html, /this machine before the run \(bare node:http hello world\)/);
+    assert.match(html, /this machine before the run \(one system call\)/);
     assert.doesNotMatch(html, /<script|https?:\/\/(?!127\.0\.0\.1)/);
   });
 

@@ -142,6 +142,7 @@ export function renderReport(summary: LoadtestSummary, series: SecondPoint[], re
   if (summary.event_loop_p99_max_ms !== undefined) head.push(['server event-loop p99 (highest sample)', `${summary.event_loop_p99_max_ms} ms`]);
   if (summary.listen_overflows !== undefined) head.push(['connections dropped by a full accept queue', summary.listen_overflows]);
   if (summary.host_hello_rps !== undefined) head.push(['this machine before the run (bare node:http hello world)', `${summary.host_hello_rps.toLocaleString('en-US')} req/s`]);
+  if (summary.host_syscall_ns !== undefined) head.push(['this machine before the run (one system call)', `${summary.host_syscall_ns.toLocaleString('en-US')} ns`]);
   head.push(['load generator lateness (highest p99)', `${summary.generator_lag_max_ms} ms${summary.generator_lag_max_ms > 50 ? ' — the generator was short of CPU; latencies include its lateness' : ''}`]);
   if (summary.db_pool_waiting_max !== undefined) head.push(['queries waiting for a pool connection (highest sample)', summary.db_pool_waiting_max]);
   const endpoints = Object.entries(summary.endpoints).map(([ep, e]) => [ep, e.ok, e.errors, e.retries, e.failed, e.p50_ms, e.p95_ms, e.p99_ms, e.max_ms]);

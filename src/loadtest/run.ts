@@ -13,7 +13,7 @@ import { dropLoad, seedLoad, type LoadCandidate } from '../modules/demo/seed.ts'
 import { runLoad, type LoadOutcome, type SecondPoint } from './coordinator.ts';
 import { describeDatabase, openDatabase, type DatabaseChoice } from './database.ts';
 import { startDeployment, type Deployment } from './deployment.ts';
-import { measureHostSpeed } from './host-speed.ts';
+import { measureHostSpeed, measureSyscallNs } from './host-speed.ts';
 import { checkLostAnswers, type LostAnswersReport } from './lost-answers.ts';
 import type { AckedChunk, CandidateSeed } from './protocol.ts';
 import { renderReport } from './report.ts';
@@ -191,9 +191,14 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
 
     // How fast this machine is now: runs on a shared host are comparable only at similar rates.
     let hostHelloRps: number | undefined;
+    let hostSyscallNs: number | undefined;
     if (o.hostCheck ?? true) {
+      hostSyscallNs = measureSyscallNs();
       hostHelloRps = await measureHostSpeed();
-      o.log(`this machine now: ${hostHelloRps.toLocaleString('en-US')} req/s from a bare node:http hello world through this client`);
+      o.log(
+        `this machine now: ${hostHelloRps.toLocaleString('en-US')} req/s from a bare node:http hello world through this client` +
+          (hostSyscallNs !== undefined ? `; a system call ${hostSyscallNs.toLocaleString('en-US')} ns` : ''),
+      );
     }
 
     // The server.
@@ -311,6 +316,7 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
       database: db ? (db.kind === 'pglite' ? 'pglite' : 'postgres') : 'unknown',
       embedded: o.embedded,
       hostHelloRps,
+      hostSyscallNs,
       warmup,
       settings: {
         candidates: o.candidates,

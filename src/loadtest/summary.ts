@@ -65,6 +65,8 @@ export interface LoadtestSummary {
    * (src/loadtest/host-speed.ts): on a shared host, compare runs only at similar rates.
    */
   host_hello_rps?: number | undefined;
+  /** What one system call cost on this machine just before the run, ns (host-speed.ts). */
+  host_syscall_ns?: number | undefined;
   /** Connections the kernel dropped because a listening socket's accept queue was full (machine-wide, during the run). */
   listen_overflows?: number | undefined;
   cpu_cores?: ResourceSummary['meanCores'];
@@ -104,6 +106,7 @@ export interface SummaryInput {
   settings: Record<string, string | number | boolean>;
   warmup?: LoadtestSummary['warmup'];
   hostHelloRps?: number | undefined;
+  hostSyscallNs?: number | undefined;
 }
 
 export interface CpuPerRequest {
@@ -191,6 +194,7 @@ export function buildSummary(i: SummaryInput): LoadtestSummary {
     connections_opened: totals.connects,
     generator_lag_max_ms: Math.max(0, ...series.map((p) => p.generatorLagMs)),
     ...(i.hostHelloRps !== undefined ? { host_hello_rps: i.hostHelloRps } : {}),
+    ...(i.hostSyscallNs !== undefined ? { host_syscall_ns: i.hostSyscallNs } : {}),
     ...(i.warmup ? { warmup: i.warmup } : {}),
     ...(i.resources
       ? {
@@ -266,7 +270,8 @@ export function humanSummary(s: LoadtestSummary): string {
     }
   }
   if (s.host_hello_rps !== undefined) {
-    lines.push(`this machine before the run: ${n(s.host_hello_rps)} req/s from a bare node:http hello world (compare runs at similar rates)`);
+    const syscall = s.host_syscall_ns !== undefined ? `, a system call ${n(s.host_syscall_ns)} ns` : '';
+    lines.push(`this machine before the run: ${n(s.host_hello_rps)} req/s from a bare node:http hello world${syscall} (compare runs at similar figures)`);
   }
   if (s.listen_overflows) {
     lines.push(`${n(s.listen_overflows)} connections dropped by a full accept queue (the server accepted too slowly, or its listen backlog is too small)`);
