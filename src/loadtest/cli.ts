@@ -37,8 +37,9 @@ Load goes to this machine only (loopback targets).
   --database-url URL     the target's PostgreSQL (default DATABASE_URL): seeding and the lost-answers check
   --pglite               with --embedded: use PGlite even when a database URL is set
   --data-dir DIR         with --embedded: examday's data dir, kept (default a temporary one, removed)
-  --procs K              load generator processes (default one per 15,000 candidates)
-  --server-processes K   with --embedded on PostgreSQL: API processes (default one per 15,000 candidates)
+  --procs K              load generator processes (default: as few as the open-file limit
+                         allows, one per ~17,000 candidates at a limit of 20,000)
+  --server-processes K   with --embedded on PostgreSQL: API processes (default as for --procs)
   --source-addresses A   spread connections over 127.0.0.2… (default one per 5,000 candidates above 5,000)
   --timeout-ms MS        per-try timeout (default ${DEFAULTS.timeoutMs})
   --drain S              after --duration, wait up to S seconds for answers and results (default ${DEFAULTS.drainS})

@@ -36,9 +36,9 @@ export interface LoadtestOptions {
   autosaveJitter: number;
   reloadShare: number;
   bookingFirst: boolean;
-  /** Generator processes; default one per 15,000 candidates. */
+  /** Generator processes; default `defaultProcesses` (as few as the open-file limit allows). */
   procs?: number | undefined;
-  /** API processes of an embedded PostgreSQL deployment; default one per 15,000 candidates. */
+  /** API processes of an embedded PostgreSQL deployment; default as for `procs`. */
   serverProcesses?: number | undefined;
   sourceAddresses?: number | undefined;
   timeoutMs: number;
@@ -102,7 +102,22 @@ export class UsageError extends Error {
   }
 }
 
-const perProcess = (n: number): number => Math.max(1, Math.ceil(n / 15_000));
+/** Share of a process's client-socket limit the defaults fill: the kernel hands new connections to API processes unevenly. */
+const SOCKET_SHARE = 0.9;
+/** Per-process connections where the open-file limit cannot be read. */
+const SOCKETS_UNKNOWN = 15_000;
+
+/**
+ * Processes (API or generator) for `n` candidates' connections when not given:
+ * as few as the open-file limit allows. Each process costs every request
+ * something — it wakes for fewer requests per turn, commits smaller batches,
+ * and on two cores takes turns with the others — so at the same request rate
+ * one API and one generator process spent ~36 % less of the machine per request
+ * than three of each (BENCHMARKS.md, twenty-first pass).
+ */
+export function defaultProcesses(n: number, sockets: number | undefined): number {
+  return Math.max(1, Math.ceil(n / Math.floor((sockets ?? SOCKETS_UNKNOWN) * SOCKET_SHARE)));
+}
 
 /** The warm-up: a short exam of its own, with autosaves every 4 s. */
 export const WARMUP = { stormS: 10, durationS: 20, submitWindowS: 4, drainS: 10, autosaveEveryS: 4 } as const;
@@ -204,10 +219,10 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
     // The server.
     let target = given;
     if (o.embedded) {
-      const processes = db!.kind === 'postgres' ? (o.serverProcesses ?? perProcess(o.candidates)) : 1;
+      const processes = db!.kind === 'postgres' ? (o.serverProcesses ?? defaultProcesses(o.candidates, clientSocketLimit())) : 1;
       if (processes > 1 && !o.redis) {
         throw new UsageError(
-          `${processes} API processes (one per 15,000 candidates) share rate limits and queues through Redis: set REDIS_URL, or --server-processes 1 for at most ~19,000 candidates`,
+          `${processes} API processes (as few as the open-file limit allows for ${o.candidates.toLocaleString('en-US')} candidates) share rate limits and queues through Redis: set REDIS_URL, or --server-processes 1 for fewer candidates`,
         );
       }
       // The server inherits this process's open-file limit: each candidate's connection is a file there.
@@ -230,7 +245,7 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
     }
     if (!target) throw new TargetError('no target');
 
-    const procs = o.procs ?? perProcess(o.candidates);
+    const procs = o.procs ?? defaultProcesses(o.candidates, clientSocketLimit());
     const addrs = sourceAddresses(target, o.candidates, o.sourceAddresses);
     const scenario = {
       host: target.address,
@@ -331,7 +346,7 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
         booking_first: o.bookingFirst,
         warmup_candidates: warmupN,
         generator_procs: procs,
-        server_processes: o.embedded ? (db?.kind === 'postgres' ? (o.serverProcesses ?? perProcess(o.candidates)) : 1) : 'external',
+        server_processes: o.embedded ? (db?.kind === 'postgres' ? (o.serverProcesses ?? defaultProcesses(o.candidates, clientSocketLimit())) : 1) : 'external',
         source_addresses: addrs.length || 1,
         timeout_ms: o.timeoutMs,
         seed: o.seed,
