@@ -123,8 +123,8 @@ export function createAttemptService(deps: AttemptServiceDeps) {
   // "in_progress" here is harmless — whichever process submitted, the
   // group-commit upsert re-checks status and deadline under FOR SHARE and
   // refuses the write, and that refusal drops the entry — so the cache only
-  // ever skips reads, never the guard. A submit through this process drops
-  // the entry at once.
+  // ever skips reads, never the guard. A submit through this process marks
+  // the entry submitted at once.
   const facts = new Map<string, AttemptFacts>();
 
   function remember(f: AttemptFacts): void {
@@ -354,7 +354,13 @@ export function createAttemptService(deps: AttemptServiceDeps) {
    */
   async function closeAttempt(attemptId: string, reason: SubmitReason): Promise<SubmittedAttempt | null> {
     const closed = await writer.submit(attemptId, reason);
-    facts.delete(attemptId.toLowerCase());
+    const id = attemptId.toLowerCase();
+    const f = facts.get(id);
+    // This process closed it, so it knows the new status: the result page that
+    // follows every submit need not read the attempt again. Closed elsewhere,
+    // the status is not known here (submitted or already graded): read it again.
+    if (closed && f) remember({ ...f, status: 'submitted', keepUntilMs: Date.now() + CLOSED_FACTS_TTL_MS });
+    else facts.delete(id);
     if (closed) queueGrading(closed.id);
     return closed;
   }
