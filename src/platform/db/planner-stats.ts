@@ -28,6 +28,8 @@
  * `STATE_COLUMNS` the keeper also analyzes once a tenth of the table's rows
  * changed since the last analysis (autovacuum's rule, without its one-minute
  * nap), and only those columns: 15–20 ms on that table instead of 115 ms.
+ * `attempts.status` has a statistics target of 10 (migration 0005), so each
+ * of those samples 3,000 rows rather than 30,000.
  */
 import { sql, type Kysely } from 'kysely';
 import type { Database } from './schema.ts';
