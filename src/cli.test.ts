@@ -32,6 +32,7 @@ describe('examday command line', () => {
       [['seed', '--bogus'], /Unknown option '--bogus'/],
       [['serve', '--processes'], /'--processes <value>' argument missing/],
       [['seed', '--candidates', 'many'], /--candidates must be a positive whole number/],
+      [['seed', '--drop', "x' OR '1'='1"], /--drop takes the runTag that `examday seed` printed/],
       [['nonsense'], /unknown command "nonsense"/],
     ] as const) {
       const r = examday(...args);

@@ -11,7 +11,7 @@ import { buildApp } from './http/app.ts';
 import { watchClientSockets } from './http/client-sockets.ts';
 import { openAcceptLanes, type AcceptLanes } from './http/accept-lanes.ts';
 import { clientSocketLimit, clusterProblem, isClusterWorker, processCount, runCluster } from './cluster.ts';
-import { seedDemo, seedLoad } from './modules/demo/seed.ts';
+import { dropLoad, isRunTag, seedDemo, seedLoad } from './modules/demo/seed.ts';
 
 const USAGE = `usage: examday <command> [options]
 
@@ -21,7 +21,8 @@ commands:
   serve      API server only; --processes K|auto: K processes sharing the port
   worker     job workers only
   migrate    apply database migrations and exit
-  seed       create a load-test data set: --candidates N --districts D [--sessions S]
+  seed       create a load-test data set: --candidates N --districts D [--sessions S];
+             --drop TAG removes the one whose runTag it printed
   openapi    print the OpenAPI document
   loadtest   exam-day load test against this machine: --target URL | --embedded (see loadtest --help)
   capacity   stepped load test until a service objective breaks (see capacity --help)
@@ -81,8 +82,23 @@ async function main(argv: string[]): Promise<void> {
           districts: { type: 'string', default: '3' },
           sessions: { type: 'string', default: '1' },
           out: { type: 'string' },
+          drop: { type: 'string' },
         },
       });
+      if (values.drop !== undefined) {
+        if (!isRunTag(values.drop)) {
+          process.stderr.write('--drop takes the runTag that `examday seed` printed (4–32 lower-case letters and digits)\n');
+          process.exit(2);
+        }
+        const ctx = await createContext({ ...config, seedDemo: false });
+        try {
+          const removed = await dropLoad(ctx.db.kysely, values.drop);
+          process.stdout.write(`${JSON.stringify({ runTag: values.drop, candidatesRemoved: removed })}\n`);
+        } finally {
+          await ctx.close();
+        }
+        return;
+      }
       const options = {
         candidates: positive(values.candidates, 'candidates'),
         districts: positive(values.districts, 'districts'),

@@ -50,7 +50,7 @@ Load goes to this machine only (loopback targets).
   --server-log-level L   LOG_LEVEL of an embedded server (default ${DEFAULTS.serverLogLevel})
   --seed N               random seed for the schedule (default 1)
   --json                 print the summary as one JSON object on the last line
-  --quiet                no progress lines
+  --quiet                no progress lines (warnings are still printed)
 
 capacity only:
   --steps LIST           candidates per step (default 10000,20000,40000,60000,80000,100000)
@@ -153,6 +153,7 @@ export function parseLoadtestArgs(args: string[], config: Pick<Config, 'db' | 'r
     seed: num(v.seed, 'seed', 1, { int: true, min: 0 }),
     serverLogLevel: v['server-log-level'] ?? DEFAULTS.serverLogLevel,
     log: v.quiet ? () => undefined : log,
+    warn: log,
   };
   return {
     base,

@@ -68,6 +68,8 @@ export interface LoadtestOptions {
   hostCheck?: boolean | undefined;
   /** Called with each progress line (once a second) and notes. */
   log: (line: string) => void;
+  /** Called with warnings, which `--quiet` does not silence (default: `log`). */
+  warn?: ((line: string) => void) | undefined;
 }
 
 export const DEFAULTS = {
@@ -152,6 +154,7 @@ function validate(o: LoadtestOptions): void {
 
 export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
   validate(o);
+  const warn = o.warn ?? o.log;
   // Refuse anything but this machine before touching any database.
   const given: Target | undefined = o.target ? await resolveTarget(o.target) : undefined;
 
@@ -228,7 +231,7 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
       // The server inherits this process's open-file limit: each candidate's connection is a file there.
       const sockets = clientSocketLimit();
       if (sockets !== undefined && o.candidates > sockets * processes) {
-        o.log(
+        warn(
           `warning: one examday process here may hold ${sockets.toLocaleString('en-US')} client sockets (its open-file limit less a reserve); ` +
             `${o.candidates.toLocaleString('en-US')} candidates on ${processes} will have connections refused (raise ulimit -n${db!.kind === 'postgres' ? ', or --server-processes' : ', or use PostgreSQL with more processes'})`,
         );
@@ -310,7 +313,15 @@ export async function runLoadtest(o: LoadtestOptions): Promise<LoadtestResult> {
       try {
         lost = await checkLostAnswers(handle.kysely, outcome.acked);
         if (warmup) warmup.lost_answers = (await checkLostAnswers(handle.kysely, warmupAcked)).lost_answers;
-        if (runTag && !o.keepData && db.kind === 'postgres') await dropLoad(handle.kysely, runTag);
+        if (runTag && !o.keepData && db.kind === 'postgres') {
+          // The run's figures are worth more than its clean-up: a failure here is reported, not thrown.
+          await dropLoad(handle.kysely, runTag).catch((err: unknown) =>
+            warn(
+              `warning: the run's candidates were not removed (${err instanceof Error ? err.message : String(err)}); ` +
+                `remove them with: examday seed --drop ${runTag}`,
+            ),
+          );
+        }
       } finally {
         await handle.close();
       }

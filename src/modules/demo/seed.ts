@@ -5,6 +5,7 @@
  */
 import { randomInt } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
+import { setTimeout as delay } from 'node:timers/promises';
 import { sql, type Kysely } from 'kysely';
 import type { AppContext } from '../../context.ts';
 import type { Database } from '../../platform/db/schema.ts';
@@ -362,18 +363,55 @@ export async function seedLoad(ctx: SeedTarget, o: LoadSeedOptions, collect?: Lo
   };
 }
 
+/** Candidates removed per statement: each is a short transaction of its own. */
+const DROP_CHUNK = 2000;
+/**
+ * Deadlock detected, serialization failure: the statement was rolled back and
+ * may run again. A deployment that is still grading or auto-submitting the
+ * run's attempts locks the rows a cascading delete needs, in its own order.
+ */
+const RETRYABLE_SQLSTATES = new Set(['40P01', '40001']);
+const DROP_TRIES = 5;
+
+/** A load-test run tag as `seedLoad` makes it: what `dropLoad` accepts. */
+export const isRunTag = (tag: string): boolean => /^[a-z0-9]{4,32}$/.test(tag);
+
 /**
  * Remove a load-test data set made by `seedLoad` (its candidates with their
  * bookings, attempts and answers; its author with the assessment and sessions).
+ * Safe beside a deployment that still works on those attempts: candidates go
+ * `chunk` at a time, and a statement that lost a deadlock is run again.
  * Returns how many candidates were removed.
  */
-export async function dropLoad(db: Kysely<Database>, runTag: string): Promise<number> {
-  if (!/^[a-z0-9]{4,32}$/.test(runTag)) throw new Error(`not a load-test run tag: ${runTag}`);
-  const res = await db
-    .deleteFrom('users')
-    .where('role', '=', 'candidate')
-    .where('district', 'like', `d%-${runTag}`)
-    .executeTakeFirst();
-  await db.deleteFrom('users').where('email', '=', `loadtest-${runTag}@examday.local`).execute();
-  return Number(res.numDeletedRows);
+export async function dropLoad(db: Kysely<Database>, runTag: string, chunk = DROP_CHUNK): Promise<number> {
+  if (!isRunTag(runTag)) throw new Error(`not a load-test run tag: ${runTag}`);
+  let removed = 0;
+  for (;;) {
+    const res = await againOnConflict(() =>
+      db
+        .deleteFrom('users')
+        .where('id', 'in', (q) =>
+          q.selectFrom('users').select('id').where('role', '=', 'candidate').where('district', 'like', `d%-${runTag}`).limit(chunk),
+        )
+        .executeTakeFirst(),
+    );
+    const n = Number(res.numDeletedRows);
+    removed += n;
+    if (n < chunk) break;
+  }
+  await againOnConflict(() => db.deleteFrom('users').where('email', '=', `loadtest-${runTag}@examday.local`).execute());
+  return removed;
+}
+
+/** Run `statement`, again after a short random pause when it lost a deadlock (up to DROP_TRIES times). */
+export async function againOnConflict<T>(statement: () => Promise<T>, tries = DROP_TRIES): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await statement();
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (attempt >= tries || typeof code !== 'string' || !RETRYABLE_SQLSTATES.has(code)) throw err;
+      await delay(Math.random() * 50 * 2 ** attempt);
+    }
+  }
 }
