@@ -8,7 +8,7 @@
  */
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { PHASES, PHASE_LABELS, type Phase } from './phases.ts';
+import { PHASES, PHASE_LABELS, type Phase, type PhaseResources } from './phases.ts';
 import { lineChart } from './report.ts';
 import { runLoadtest, type LoadtestOptions } from './run.ts';
 import type { LoadtestSummary } from './summary.ts';
@@ -31,6 +31,8 @@ export interface StepOutcome {
   autosave_p99_ms: number;
   /** The same p99 within each planned phase: which one broke the objective. */
   autosave_p99_ms_by_phase: Record<Phase, number>;
+  /** CPU, event loop and pool within each planned phase (phases the monitor sampled). */
+  resources_by_phase?: Partial<Record<Phase, PhaseResources>>;
   paper_p99_ms: number;
   error_rate: number;
   errors: number;
@@ -89,6 +91,12 @@ export function judgeStep(s: LoadtestSummary, p99ObjectiveMs: number, maxErrorRa
     broke,
     autosave_p99_ms: s.autosave_p99_ms,
     autosave_p99_ms_by_phase: byPhase,
+    resources_by_phase: Object.fromEntries(
+      PHASES.flatMap((ph) => {
+        const r = s.phases[ph].resources;
+        return r ? [[ph, r]] : [];
+      }),
+    ),
     paper_p99_ms: s.paper_p99_ms,
     error_rate: s.error_rate,
     errors: s.errors,
@@ -110,17 +118,37 @@ export function judgeStep(s: LoadtestSummary, p99ObjectiveMs: number, maxErrorRa
 }
 
 /**
- * Which planned phases broke the p99 objective, when not all did: the CPU
- * figures of a step are the exam phase's means, and a step that breaks only in
- * the sign-in storm or the submit wave looks calmer there than it was.
+ * The phase whose figures explain a step: the one with the worst autosave p99
+ * over the objective, when some phases broke it and others did not. A step's
+ * own CPU figures are the exam's means; a step that broke only in the storm
+ * or the wave looks calmer there than it was. Undefined: use the exam's.
  */
-export function phasesOverObjective(step: StepOutcome, objectiveMs: number): string {
+export function phaseToObserve(step: StepOutcome, objectiveMs: number): Phase | undefined {
   const p = step.autosave_p99_ms_by_phase;
   const over = PHASES.filter((ph) => p[ph] > objectiveMs);
-  if (over.length === 0 || over.length === PHASES.length) return '';
+  if (over.length === 0 || over.length === PHASES.length) return undefined;
+  return over.reduce((worst, ph) => (p[ph] > p[worst] ? ph : worst));
+}
+
+/** The step with its CPU, event-loop and pool figures taken from `phase`'s seconds, when the monitor sampled them. */
+export function observedIn(step: StepOutcome, phase: Phase | undefined): StepOutcome {
+  const r = phase ? step.resources_by_phase?.[phase] : undefined;
+  if (!r) return step;
+  return { ...step, cpu_cores: r.cpu_cores, event_loop_p99_max_ms: r.event_loop_p99_max_ms, db_pool_waiting_max: r.db_pool_waiting_max };
+}
+
+/** Which planned phases broke the p99 objective, when not all did, and whose figures follow. */
+export function phasesOverObjective(step: StepOutcome, objectiveMs: number): string {
+  const observed = phaseToObserve(step, objectiveMs);
+  if (!observed) return '';
+  const p = step.autosave_p99_ms_by_phase;
+  const over = PHASES.filter((ph) => p[ph] > objectiveMs);
   const list = (phs: readonly Phase[]): string => phs.map((ph) => `${PHASE_LABELS[ph]} ${p[ph]} ms`).join(', ');
   const under = PHASES.filter((ph) => p[ph] > 0 && p[ph] <= objectiveMs);
-  return `autosave p99 over ${objectiveMs} ms in ${list(over)}${under.length ? ` but not in ${list(under)}` : ''}; the CPU figures are the exam phase's means`;
+  const figures = step.resources_by_phase?.[observed]
+    ? `the CPU, event-loop and pool figures are the ${PHASE_LABELS[observed]} phase's`
+    : "the CPU figures are the exam phase's means";
+  return `autosave p99 over ${objectiveMs} ms in ${list(over)}${under.length ? ` but not in ${list(under)}` : ''}; ${figures}`;
 }
 
 /** The bottleneck as observed in a step's resource figures. */
@@ -219,7 +247,7 @@ export async function runCapacity(o: CapacityOptions): Promise<CapacityReport> {
   const broken = steps.find((s) => !s.held);
   const observedAt = broken ?? held;
   const bottleneck = observedAt
-    ? `${broken ? `at ${broken.candidates.toLocaleString('en-US')} candidates (first step that broke)` : `at ${observedAt.candidates.toLocaleString('en-US')} candidates (no step broke; the highest step run)`}: ${[phasesOverObjective(observedAt, o.p99ObjectiveMs), observeBottleneck(observedAt, cores, database)].filter(Boolean).join('; ')}`
+    ? `${broken ? `at ${broken.candidates.toLocaleString('en-US')} candidates (first step that broke)` : `at ${observedAt.candidates.toLocaleString('en-US')} candidates (no step broke; the highest step run)`}: ${[phasesOverObjective(observedAt, o.p99ObjectiveMs), observeBottleneck(observedIn(observedAt, phaseToObserve(observedAt, o.p99ObjectiveMs)), cores, database)].filter(Boolean).join('; ')}`
     : 'no step ran';
   const { projection, basis } = project(held, cores, o.nodes, database);
   const speedNote = machineSpeedNote(steps);

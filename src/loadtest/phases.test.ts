@@ -1,9 +1,10 @@
 /** Latency by phase: which planned phase each second belongs to, and what the summary reports for each. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { judgeStep, machineSpeedNote, observeBottleneck, phasesOverObjective } from './capacity.ts';
+import { judgeStep, machineSpeedNote, observeBottleneck, observedIn, phasesOverObjective, phaseToObserve } from './capacity.ts';
 import type { LoadOutcome } from './coordinator.ts';
 import { PhaseAggregates, phaseBounds, phaseOf } from './phases.ts';
+import { meanCoresOf, type CpuPoint, type ResourceSummary, type ServerMetricsPoint } from './resources.ts';
 import { Aggregate, Recorder } from './stats.ts';
 import { buildSummary, humanSummary } from './summary.ts';
 
@@ -111,5 +112,94 @@ describe('load test phases', () => {
       machineSpeedNote([{ ...step, host_hello_rps: 22_000 }, { ...step, host_hello_rps: 14_000 }]) ?? '',
       /speed changed between steps \(bare node:http hello world 14,000–22,000 req\/s\)/,
     );
+  });
+});
+
+describe('the machine by phase', () => {
+  it("judges a step that broke in the storm by the storm's CPU and event loop, not the exam's", () => {
+    const phases = new PhaseAggregates(plan);
+    const aggregate = new Aggregate();
+    const tick = (sec: number, ms: number): void => {
+      const r = new Recorder();
+      for (let i = 0; i < 100; i++) r.ok('autosave', ms);
+      const snap = r.flush();
+      aggregate.add(snap);
+      phases.add(sec, snap);
+    };
+    tick(30, 600);
+    tick(150, 20);
+    tick(285, 40);
+    const cpu = (sec: number, busy: number, examday: number): CpuPoint => ({
+      sec,
+      busy,
+      byGroup: { examday, postgres: 0.2, redis: 0, generator: busy - examday - 0.2, other: 0 },
+    });
+    const server = (sec: number, lag: number): ServerMetricsPoint => ({
+      sec,
+      eventLoopP99Ms: lag,
+      dbPoolWaiting: 0,
+      clientSockets: undefined,
+      clientSocketLimit: undefined,
+      connectionsRefused: undefined,
+    });
+    // A saturated storm with a late event loop; a calm exam; a middling wave.
+    const points = [cpu(10, 1.96, 1.2), cpu(40, 1.94, 1.1), cpu(100, 1.0, 0.5), cpu(200, 1.2, 0.6), cpu(280, 1.5, 0.8)];
+    const lags = [server(10, 300), server(100, 40), server(280, 90)];
+    const resources: ResourceSummary = {
+      cores: 2,
+      cpuPressurePct: 30,
+      listenOverflows: 0,
+      meanCores: meanCoresOf(points.filter((p) => p.sec > 75 && p.sec <= 270)),
+      cpu: points,
+      server: lags,
+      eventLoopP99MaxMs: 300,
+      dbPoolWaitingMax: 0,
+      clientSocketsMax: undefined,
+      clientSocketLimit: undefined,
+      connectionsRefusedMax: undefined,
+    };
+    const s = buildSummary({
+      outcome: {
+        startAt: Date.parse('2026-11-24T19:00:00Z'),
+        elapsedS: 300,
+        aggregate,
+        phases,
+        series: [],
+        totals: { candidates: 100, signedIn: 100, started: 100, submitted: 100, gaveUp: 0, connects: 100, ackedWrites: 300, resumes: 0, sessionFull: 0, resumeMismatches: 0, examples: [] },
+        acked: [],
+      },
+      candidates: 100,
+      durationS: 300,
+      steady: { from: 75, to: 270 },
+      lost: undefined,
+      resources,
+      target: 'http://127.0.0.1:3000',
+      database: 'postgres',
+      embedded: false,
+      settings: {},
+    });
+    assert.deepEqual(s.phases.sign_in.resources, {
+      cpu_cores: { busy: 1.95, examday: 1.15, postgres: 0.2, redis: 0, generator: 0.6, other: 0 },
+      event_loop_p99_max_ms: 300,
+      db_pool_waiting_max: 0,
+    });
+    assert.equal(s.phases.exam.resources?.cpu_cores.busy, 1.1);
+    assert.equal(s.phases.exam.resources?.event_loop_p99_max_ms, 40);
+    assert.equal(s.phases.submit.resources?.cpu_cores.busy, 1.5);
+    assert.match(humanSummary(s), /sign-in 0–60 s 60\d(\.\d)? ms \(machine 1\.95 cores busy\) · exam 60–270 s 20(\.\d)? ms \(machine 1\.1 cores busy\)/);
+
+    const step = judgeStep(s, 250, 0.01);
+    assert.equal(phaseToObserve(step, 250), 'sign_in');
+    assert.match(phasesOverObjective(step, 250), /; the CPU, event-loop and pool figures are the sign-in phase's$/);
+    // By the run's (the exam's) CPU the machine had room and the loop looked slow for no reason ...
+    assert.match(observeBottleneck(step, 2, 'postgres'), /^event loop: .* while the machine has spare CPU/);
+    // ... by the storm's, it was full and examday used most of it.
+    const inStorm = observedIn(step, 'sign_in');
+    assert.equal(inStorm.event_loop_p99_max_ms, 300);
+    assert.match(observeBottleneck(inStorm, 2, 'postgres'), /^CPU: the machine is saturated and examday uses most of it; the event loop is delayed too \(machine 1\.95\/2 cores busy/);
+    // A phase the monitor did not sample leaves the step as it was.
+    const unsampled = { ...step, resources_by_phase: {} };
+    assert.equal(observedIn(unsampled, 'sign_in'), unsampled);
+    assert.equal(observedIn(step, undefined), step);
   });
 });

@@ -10,7 +10,12 @@
  * interval `sec` covers roughly (sec - 1, sec] seconds after the start. When
  * the storm reaches into the submit window (a short run), the storm comes
  * first and the exam phase is empty.
+ *
+ * The machine's figures are split the same way: a run's CPU means are the
+ * exam's, and a storm or a wave that broke the objective on a saturated
+ * machine would otherwise be judged by the calm seconds between them.
  */
+import { meanCoresOf, type CpuPoint, type MeanCores, type ServerMetricsPoint } from './resources.ts';
 import { Aggregate, summarize, type IntervalSnapshot, type LatencySummary } from './stats.ts';
 
 export const PHASES = ['sign_in', 'exam', 'submit'] as const;
@@ -52,6 +57,15 @@ export class PhaseAggregates {
   }
 }
 
+/** What the machine and the server did in a phase's seconds. */
+export interface PhaseResources {
+  /** Mean cores busy, machine-wide and by group. */
+  cpu_cores: MeanCores;
+  /** The highest event-loop p99 a server process reported. */
+  event_loop_p99_max_ms: number | undefined;
+  db_pool_waiting_max: number | undefined;
+}
+
 export interface PhaseSummary {
   from_s: number;
   to_s: number | null;
@@ -59,19 +73,47 @@ export interface PhaseSummary {
   errors: number;
   autosave: LatencySummary;
   paper: LatencySummary;
+  /** With the resource monitor, when it sampled seconds of this phase. */
+  resources?: PhaseResources;
 }
 
-export function summarizePhases(phases: PhaseAggregates): Record<Phase, PhaseSummary> {
+/** The resource monitor's seconds that fell in `phase`, summed up; undefined without any. */
+export function phaseResources(
+  phase: Phase,
+  plan: PhasePlan,
+  cpu: readonly CpuPoint[],
+  server: readonly ServerMetricsPoint[],
+): PhaseResources | undefined {
+  const mine = cpu.filter((p) => phaseOf(p.sec, plan) === phase);
+  if (mine.length === 0) return undefined;
+  const scraped = server.filter((p) => phaseOf(p.sec, plan) === phase);
+  const highest = (xs: (number | undefined)[]): number | undefined => {
+    const known = xs.filter((x): x is number => x !== undefined);
+    return known.length ? Math.max(...known) : undefined;
+  };
+  return {
+    cpu_cores: meanCoresOf(mine),
+    event_loop_p99_max_ms: highest(scraped.map((p) => p.eventLoopP99Ms)),
+    db_pool_waiting_max: highest(scraped.map((p) => p.dbPoolWaiting)),
+  };
+}
+
+export function summarizePhases(
+  phases: PhaseAggregates,
+  resources?: { cpu: readonly CpuPoint[]; server: readonly ServerMetricsPoint[] },
+): Record<Phase, PhaseSummary> {
   const bounds = phaseBounds(phases.plan);
   const out = {} as Record<Phase, PhaseSummary>;
   for (const ph of PHASES) {
     const a = phases.byPhase[ph];
+    const used = resources ? phaseResources(ph, phases.plan, resources.cpu, resources.server) : undefined;
     out[ph] = {
       ...bounds[ph],
       requests: a.requests(),
       errors: a.errors(),
       autosave: summarize(a.hists.get('autosave')),
       paper: summarize(a.hists.get('paper')),
+      ...(used ? { resources: used } : {}),
     };
   }
   return out;

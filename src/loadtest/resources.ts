@@ -40,7 +40,7 @@ export interface ResourceSummary {
   /** TCP connections dropped machine-wide because an accept queue was full (TcpExt ListenOverflows). */
   listenOverflows: number | undefined;
   /** Mean cores used per group over the sampled seconds (or the window given). */
-  meanCores: Record<Group, number> & { busy: number };
+  meanCores: MeanCores;
   cpu: CpuPoint[];
   server: ServerMetricsPoint[];
   eventLoopP99MaxMs: number | undefined;
@@ -50,6 +50,23 @@ export interface ResourceSummary {
   clientSocketLimit: number | undefined;
   /** The most connections a scraped server process had refused at its limit (with several processes, at least this many). */
   connectionsRefusedMax: number | undefined;
+}
+
+/** Mean cores busy machine-wide and by group, to two decimals. */
+export type MeanCores = Record<Group, number> & { busy: number };
+
+/** The mean of some seconds' CPU figures (zeros when there are none). */
+export function meanCoresOf(points: readonly CpuPoint[]): MeanCores {
+  const mean = (f: (p: CpuPoint) => number): number =>
+    points.length ? Math.round((points.reduce((a, p) => a + f(p), 0) / points.length) * 100) / 100 : 0;
+  return {
+    busy: mean((p) => p.busy),
+    examday: mean((p) => p.byGroup.examday),
+    postgres: mean((p) => p.byGroup.postgres),
+    redis: mean((p) => p.byGroup.redis),
+    generator: mean((p) => p.byGroup.generator),
+    other: mean((p) => p.byGroup.other),
+  };
 }
 
 const TICKS_PER_S = 100; // USER_HZ on Linux
@@ -253,17 +270,7 @@ export class ResourceMonitor {
 
   stop(window?: { from: number; to: number }): ResourceSummary {
     clearInterval(this.#timer);
-    const inWindow = this.#cpu.filter((p) => !window || (p.sec >= window.from && p.sec <= window.to));
-    const mean = (f: (p: CpuPoint) => number): number =>
-      inWindow.length ? Math.round((inWindow.reduce((a, p) => a + f(p), 0) / inWindow.length) * 100) / 100 : 0;
-    const meanCores = {
-      busy: mean((p) => p.busy),
-      examday: mean((p) => p.byGroup.examday),
-      postgres: mean((p) => p.byGroup.postgres),
-      redis: mean((p) => p.byGroup.redis),
-      generator: mean((p) => p.byGroup.generator),
-      other: mean((p) => p.byGroup.other),
-    };
+    const meanCores = meanCoresOf(this.#cpu.filter((p) => !window || (p.sec >= window.from && p.sec <= window.to)));
     const stall = cpuStallUs();
     const cpuPressurePct =
       stall !== undefined && this.#stallAt

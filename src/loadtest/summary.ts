@@ -181,7 +181,7 @@ export function buildSummary(i: SummaryInput): LoadtestSummary {
     database: i.database,
     embedded: i.embedded,
     endpoints,
-    phases: summarizePhases(i.outcome.phases),
+    phases: summarizePhases(i.outcome.phases, i.resources),
     errors_by_code: Object.fromEntries([...agg.errorsByKey].sort((a, b) => b[1] - a[1])),
     errors_by_endpoint: Object.fromEntries([...agg.errorsByEndpoint].sort((a, b) => b[1] - a[1])),
     candidates_signed_in: totals.signedIn,
@@ -235,7 +235,8 @@ export function progressLine(p: SecondPoint, total: number, durationS: number): 
 
 function phaseText(ph: Phase, p: PhaseSummary): string {
   const span = `${p.from_s}–${p.to_s === null ? 'end' : p.to_s} s`;
-  return `${PHASE_LABELS[ph]} ${span} ${p.autosave.count ? `${p.autosave.p99_ms} ms` : '—'}`;
+  const busy = p.resources ? ` (machine ${p.resources.cpu_cores.busy} cores busy)` : '';
+  return `${PHASE_LABELS[ph]} ${span} ${p.autosave.count ? `${p.autosave.p99_ms} ms` : '—'}${busy}`;
 }
 
 /** A few human lines for the end of a run without `--json`. */
