@@ -1,6 +1,7 @@
 /**
  * Timed attempts: start inside the session window, paper, autosave, resume,
- * submit, auto-submit at the deadline, grading, results by release policy.
+ * submit, auto-submit at the deadline, results by release policy; the
+ * grading job itself is grading.ts.
  */
 import { randomInt } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
@@ -11,14 +12,15 @@ import type { JobQueue } from '../../platform/queue/index.ts';
 import type { Metrics } from '../../platform/metrics.ts';
 import { AppError, notFound } from '../../http/errors.ts';
 import { TurnBatcher } from '../../lib/turn-batcher.ts';
+import { isUuid } from '../../lib/uuid.ts';
 import { compiledOnce } from '../../platform/db/compiled-once.ts';
 import type { Principal } from '../auth/tokens.ts';
 import { parseResponse } from '../questions/model.ts';
-import { gradeAttempt } from '../questions/grading.ts';
 import { answersJson, type AnswerView } from './answers-json.ts';
 import { AutosaveWriter, answerKey, type AnswerRow, type SubmitReason, type SubmittedAttempt } from './autosave.ts';
 import { BatchLoader } from './batch-loader.ts';
 import { DeadlineScheduler } from './deadlines.ts';
+import { gradeAttempts } from './grading.ts';
 import { PaperCache, layoutFor, renderPaper, type Layout, type Paper } from './papers.ts';
 
 export const GRADING_QUEUE = 'grading';
@@ -593,48 +595,8 @@ export function createAttemptService(deps: AttemptServiceDeps) {
       return closed.filter((a) => a !== null).length;
     },
 
-    /**
-     * Job: grade submitted attempts, all in three statements. Idempotent:
-     * attempts already graded, still open or unknown are skipped. Returns how
-     * many it graded.
-     */
-    async grade(attemptIds: readonly string[]): Promise<number> {
-      const ids = [...new Set(attemptIds.map((id) => id.toLowerCase()))].filter(isUuid).sort();
-      if (ids.length === 0) return 0;
-      const attempts = await db
-        .selectFrom('attempts')
-        .select(['id', 'seed', 'assessment_version_id'])
-        .where('id', '=', sql<string>`ANY(${ids}::uuid[])`)
-        .where('status', '=', 'submitted')
-        .orderBy('id')
-        .execute();
-      if (attempts.length === 0) return 0;
-      const rows = await db
-        .selectFrom('responses')
-        .select(['attempt_id', 'question_id', 'value'])
-        .where('attempt_id', '=', sql<string>`ANY(${attempts.map((a) => a.id)}::uuid[])`)
-        .execute();
-      const answers = new Map<string, Map<string, unknown>>();
-      for (const r of rows) {
-        const mine = answers.get(r.attempt_id) ?? new Map<string, unknown>();
-        mine.set(r.question_id, r.value);
-        answers.set(r.attempt_id, mine);
-      }
-      const results = [];
-      for (const a of attempts) {
-        const paper = await papers.get(a.assessment_version_id);
-        const questions = layoutFor(paper, a.seed).questionIds.map((id) => paper.content.questions[id]!);
-        results.push({ id: a.id, result: gradeAttempt(questions, answers.get(a.id) ?? new Map()) });
-      }
-      const graded = await sql`
-        UPDATE attempts a
-        SET status = 'graded', score = u.score, max_score = u.max_score, grading = u.grading, graded_at = now()
-        FROM unnest(${results.map((r) => r.id)}::uuid[], ${results.map((r) => r.result.score)}::numeric[],
-                    ${results.map((r) => r.result.maxScore)}::numeric[], ${results.map((r) => JSON.stringify(r.result))}::jsonb[])
-          AS u(id, score, max_score, grading)
-        WHERE a.id = u.id AND a.status = 'submitted'`.execute(db);
-      return Number(graded.numAffectedRows ?? 0);
-    },
+    /** Job: grade submitted attempts (grading.ts). Returns how many it graded. */
+    grade: (attemptIds: readonly string[]): Promise<number> => gradeAttempts(db, papers, attemptIds),
 
     /** The result, when the assessment's release policy allows it. */
     async result(p: Principal, attemptId: string) {
@@ -733,5 +695,3 @@ function ignoreClosed(err: unknown): void {
   throw err;
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (s: string): boolean => UUID.test(s);

@@ -10,6 +10,7 @@
 import { sql, type RawBuilder } from 'kysely';
 import { z } from 'zod';
 import { AppError } from '../../http/errors.ts';
+import { isUuid } from '../../lib/uuid.ts';
 import { questionPatchSchema } from './model.ts';
 
 export interface Page<T> {
@@ -26,7 +27,6 @@ export const pageQuery = {
 /** `created_at` as UTC ISO text with microseconds: exact, and independent of the session's DateStyle/TimeZone. */
 export const cursorTimestamp: RawBuilder<string> = sql<string>`to_char(created_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')`;
 
-const uuidLike = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const isoMicros = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 
 export function encodeCursor(at: string, id: string): string {
@@ -55,7 +55,7 @@ export function decodeCursor(cursor: string): { at: string; id: string } {
     typeof parsed[1] !== 'string' ||
     !isoMicros.test(parsed[0]) ||
     Number.isNaN(Date.parse(parsed[0])) ||
-    !uuidLike.test(parsed[1])
+    !isUuid(parsed[1])
   ) {
     throw badCursor();
   }

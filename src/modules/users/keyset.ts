@@ -7,6 +7,7 @@
  */
 import { sql, type RawBuilder } from 'kysely';
 import { AppError } from '../../http/errors.ts';
+import { isUuid } from '../../lib/uuid.ts';
 
 export interface Keyset {
   /** UTC timestamp with microseconds, as produced by `microsUtc`. */
@@ -15,7 +16,6 @@ export interface Keyset {
 }
 
 const TS = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A timestamptz column as UTC text with microseconds, for building cursors. */
 export function microsUtc(column: string): RawBuilder<string> {
@@ -31,7 +31,7 @@ export function decodeCursor(cursor: string): Keyset {
     const parsed: unknown = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
     if (Array.isArray(parsed) && parsed.length === 2) {
       const [t, id] = parsed as unknown[];
-      if (typeof t === 'string' && typeof id === 'string' && TS.test(t) && UUID.test(id)) return { t, id };
+      if (typeof t === 'string' && typeof id === 'string' && TS.test(t) && isUuid(id)) return { t, id };
     }
   } catch {
     // fall through to the client error below
