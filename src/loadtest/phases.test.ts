@@ -143,8 +143,9 @@ describe('the machine by phase', () => {
       connectionsRefused: undefined,
     });
     // A saturated storm with a late event loop; a calm exam; a middling wave.
-    const points = [cpu(10, 1.96, 1.2), cpu(40, 1.94, 1.1), cpu(100, 1.0, 0.5), cpu(200, 1.2, 0.6), cpu(280, 1.5, 0.8)];
-    const lags = [server(10, 300), server(100, 40), server(280, 90)];
+    // The drain after the submit window (second 320) is not the wave's.
+    const points = [cpu(10, 1.96, 1.2), cpu(40, 1.94, 1.1), cpu(100, 1.0, 0.5), cpu(200, 1.2, 0.6), cpu(280, 1.5, 0.8), cpu(320, 0.3, 0.1)];
+    const lags = [server(10, 300), server(100, 40), server(280, 90), server(320, 400)];
     const resources: ResourceSummary = {
       cores: 2,
       cpuPressurePct: 30,
@@ -186,6 +187,7 @@ describe('the machine by phase', () => {
     assert.equal(s.phases.exam.resources?.cpu_cores.busy, 1.1);
     assert.equal(s.phases.exam.resources?.event_loop_p99_max_ms, 40);
     assert.equal(s.phases.submit.resources?.cpu_cores.busy, 1.5);
+    assert.equal(s.phases.submit.resources?.event_loop_p99_max_ms, 90);
     assert.match(humanSummary(s), /sign-in 0–60 s 60\d(\.\d)? ms \(machine 1\.95 cores busy\) · exam 60–270 s 20(\.\d)? ms \(machine 1\.1 cores busy\)/);
 
     const step = judgeStep(s, 250, 0.01);

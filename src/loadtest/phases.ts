@@ -77,16 +77,22 @@ export interface PhaseSummary {
   resources?: PhaseResources;
 }
 
-/** The resource monitor's seconds that fell in `phase`, summed up; undefined without any. */
+/**
+ * The resource monitor's seconds that fell in `phase`, summed up; undefined
+ * without any. The submit phase's are those of the planned submit window:
+ * the drain after it (a few late answers and result pages) would water the
+ * wave's figures down.
+ */
 export function phaseResources(
   phase: Phase,
   plan: PhasePlan,
   cpu: readonly CpuPoint[],
   server: readonly ServerMetricsPoint[],
 ): PhaseResources | undefined {
-  const mine = cpu.filter((p) => phaseOf(p.sec, plan) === phase);
+  const inPhase = (sec: number): boolean => phaseOf(sec, plan) === phase && (phase !== 'submit' || sec <= plan.durationS);
+  const mine = cpu.filter((p) => inPhase(p.sec));
   if (mine.length === 0) return undefined;
-  const scraped = server.filter((p) => phaseOf(p.sec, plan) === phase);
+  const scraped = server.filter((p) => inPhase(p.sec));
   const highest = (xs: (number | undefined)[]): number | undefined => {
     const known = xs.filter((x): x is number => x !== undefined);
     return known.length ? Math.max(...known) : undefined;
