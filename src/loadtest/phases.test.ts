@@ -5,6 +5,7 @@ import { judgeStep, machineSpeedNote, observeBottleneck, observedIn, phasesOverO
 import type { LoadOutcome } from './coordinator.ts';
 import { PhaseAggregates, phaseBounds, phaseOf } from './phases.ts';
 import { meanCoresOf, type CpuPoint, type ResourceSummary, type ServerMetricsPoint } from './resources.ts';
+import { renderReport } from './report.ts';
 import { Aggregate, Recorder } from './stats.ts';
 import { buildSummary, humanSummary } from './summary.ts';
 
@@ -189,6 +190,11 @@ describe('the machine by phase', () => {
     assert.equal(s.phases.submit.resources?.cpu_cores.busy, 1.5);
     assert.equal(s.phases.submit.resources?.event_loop_p99_max_ms, 90);
     assert.match(humanSummary(s), /sign-in 0–60 s 60\d(\.\d)? ms \(machine 1\.95 cores busy\) · exam 60–270 s 20(\.\d)? ms \(machine 1\.1 cores busy\)/);
+
+    // The report's table by phase has the same figures.
+    const html = renderReport(s, [], resources);
+    assert.match(html, /<th>cores busy<\/th><th>examday cores<\/th><th>PostgreSQL cores<\/th><th>event-loop p99 ms<\/th>/);
+    assert.match(html, /<td>sign-in<\/td><td>0–60 s<\/td>(<td>[^<]*<\/td>){8}<td>1\.95<\/td><td>1\.15<\/td><td>0\.2<\/td><td>300<\/td>/);
 
     const step = judgeStep(s, 250, 0.01);
     assert.equal(phaseToObserve(step, 250), 'sign_in');

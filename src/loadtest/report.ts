@@ -149,7 +149,23 @@ export function renderReport(summary: LoadtestSummary, series: SecondPoint[], re
   const phases = PHASES.map((ph) => {
     const p = summary.phases[ph];
     const a = p.autosave;
-    return [PHASE_LABELS[ph], `${p.from_s}–${p.to_s ?? 'end'} s`, p.requests, p.errors, a.count, a.p50_ms, a.p95_ms, a.p99_ms, a.max_ms, p.paper.count ? p.paper.p99_ms : '—'];
+    const r = p.resources;
+    return [
+      PHASE_LABELS[ph],
+      `${p.from_s}–${p.to_s ?? 'end'} s`,
+      p.requests,
+      p.errors,
+      a.count,
+      a.p50_ms,
+      a.p95_ms,
+      a.p99_ms,
+      a.max_ms,
+      p.paper.count ? p.paper.p99_ms : '—',
+      r ? r.cpu_cores.busy : '—',
+      r ? r.cpu_cores.examday : '—',
+      r ? r.cpu_cores.postgres : '—',
+      r?.event_loop_p99_max_ms ?? '—',
+    ];
   });
   const errors = Object.entries(summary.errors_by_code).sort((a, b) => b[1] - a[1]);
   const charts = [
@@ -204,8 +220,8 @@ ${table(head, ['', ''])}
 ${charts[7] ? `<h2>CPU</h2>${charts[7]}` : ''}
 ${Object.keys(summary.errors_by_endpoint).length ? `<h2>Errors by endpoint</h2>${table(Object.entries(summary.errors_by_endpoint), ['endpoint, status and code', 'tries'])}` : ''}
 <h2>By phase</h2>
-<p><small>Seconds as planned: sign-ins spread over the storm, then the exam, then the submit window and the drain.</small></p>
-${table(phases, ['phase', 'seconds', 'requests', 'errors', 'autosaves', 'autosave p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'paper p99 ms'])}
+<p><small>Seconds as planned: sign-ins spread over the storm, then the exam, then the submit window and the drain. Cores are means over the phase's seconds (the submit window's, without the drain); the event loop is the highest p99 a server process reported in them.</small></p>
+${table(phases, ['phase', 'seconds', 'requests', 'errors', 'autosaves', 'autosave p50 ms', 'p95 ms', 'p99 ms', 'max ms', 'paper p99 ms', 'cores busy', 'examday cores', 'PostgreSQL cores', 'event-loop p99 ms'])}
 <h2>Per endpoint</h2>
 ${table(endpoints, ['endpoint', 'ok', 'errors', 'retries', 'failed', 'p50 ms', 'p95 ms', 'p99 ms', 'max ms'])}
 <h2>Candidates</h2>
