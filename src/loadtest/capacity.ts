@@ -121,7 +121,8 @@ export function judgeStep(s: LoadtestSummary, p99ObjectiveMs: number, maxErrorRa
  * The phase whose figures explain a step: the one with the worst autosave p99
  * over the objective, when some phases broke it and others did not. A step's
  * own CPU figures are the exam's means; a step that broke only in the storm
- * or the wave looks calmer there than it was. Undefined: use the exam's.
+ * or the wave looks calmer there than it was. Undefined: use the exam's
+ * (the run's own event-loop figure is the whole run's, storm included).
  */
 export function phaseToObserve(step: StepOutcome, objectiveMs: number): Phase | undefined {
   const p = step.autosave_p99_ms_by_phase;
@@ -149,6 +150,16 @@ export function phasesOverObjective(step: StepOutcome, objectiveMs: number): str
     ? `the CPU, event-loop and pool figures are the ${PHASE_LABELS[observed]} phase's`
     : "the CPU figures are the exam phase's means";
   return `autosave p99 over ${objectiveMs} ms in ${list(over)}${under.length ? ` but not in ${list(under)}` : ''}; ${figures}`;
+}
+
+/**
+ * What a step says about the bottleneck: the phases that broke the objective
+ * (when not all did), then the resources of the worst of them — or of the
+ * exam, when none or all broke it.
+ */
+export function bottleneckOf(step: StepOutcome, objectiveMs: number, cores: number, database: string): string {
+  const observed = observedIn(step, phaseToObserve(step, objectiveMs) ?? 'exam');
+  return [phasesOverObjective(step, objectiveMs), observeBottleneck(observed, cores, database)].filter(Boolean).join('; ');
 }
 
 /** The bottleneck as observed in a step's resource figures. */
@@ -247,7 +258,7 @@ export async function runCapacity(o: CapacityOptions): Promise<CapacityReport> {
   const broken = steps.find((s) => !s.held);
   const observedAt = broken ?? held;
   const bottleneck = observedAt
-    ? `${broken ? `at ${broken.candidates.toLocaleString('en-US')} candidates (first step that broke)` : `at ${observedAt.candidates.toLocaleString('en-US')} candidates (no step broke; the highest step run)`}: ${[phasesOverObjective(observedAt, o.p99ObjectiveMs), observeBottleneck(observedIn(observedAt, phaseToObserve(observedAt, o.p99ObjectiveMs)), cores, database)].filter(Boolean).join('; ')}`
+    ? `${broken ? `at ${broken.candidates.toLocaleString('en-US')} candidates (first step that broke)` : `at ${observedAt.candidates.toLocaleString('en-US')} candidates (no step broke; the highest step run)`}: ${bottleneckOf(observedAt, o.p99ObjectiveMs, cores, database)}`
     : 'no step ran';
   const { projection, basis } = project(held, cores, o.nodes, database);
   const speedNote = machineSpeedNote(steps);

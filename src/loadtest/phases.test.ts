@@ -1,7 +1,7 @@
 /** Latency by phase: which planned phase each second belongs to, and what the summary reports for each. */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { judgeStep, machineSpeedNote, observeBottleneck, observedIn, phasesOverObjective, phaseToObserve } from './capacity.ts';
+import { bottleneckOf, judgeStep, machineSpeedNote, observeBottleneck, observedIn, phasesOverObjective, phaseToObserve } from './capacity.ts';
 import type { LoadOutcome } from './coordinator.ts';
 import { PhaseAggregates, phaseBounds, phaseOf } from './phases.ts';
 import { meanCoresOf, type CpuPoint, type ResourceSummary, type ServerMetricsPoint } from './resources.ts';
@@ -206,6 +206,9 @@ describe('the machine by phase', () => {
     assert.equal(inStorm.event_loop_p99_max_ms, 300);
     assert.match(observeBottleneck(inStorm, 2, 'postgres'), /^CPU: the machine is saturated and examday uses most of it; the event loop is delayed too \(machine 1\.95\/2 cores busy/);
     // A phase the monitor did not sample leaves the step as it was.
+    assert.match(bottleneckOf(step, 250, 2, 'postgres'), /sign-in phase's; CPU: the machine is saturated/);
+    // No phase over the objective: the exam's seconds, not the storm's event loop beside the exam's CPU.
+    assert.match(bottleneckOf(step, 1000, 2, 'postgres'), /^no resource saturated: .*machine 1\.1\/2 cores busy.*event-loop p99 up to 40 ms/);
     const unsampled = { ...step, resources_by_phase: {} };
     assert.equal(observedIn(unsampled, 'sign_in'), unsampled);
     assert.equal(observedIn(step, undefined), step);
