@@ -24,7 +24,8 @@ import { createUserService, type UserService } from './modules/users/service.ts'
 import { createQuestionService, type QuestionService } from './modules/questions/service.ts';
 import { createAssessmentService, type AssessmentService } from './modules/assessments/service.ts';
 import { createSessionService, type SessionService } from './modules/sessions/service.ts';
-import { GRADING_MAX_HOLD_MS, createAttemptService, type AttemptService } from './modules/attempts/service.ts';
+import { GRADING_MAX_HOLD_MS } from './modules/attempts/grading.ts';
+import { createAttemptService, type AttemptService } from './modules/attempts/service.ts';
 import { createMaterialService, type MaterialService } from './modules/materials/service.ts';
 import { createUploadSlots } from './modules/materials/slots.ts';
 import { createReportService, type ReportService } from './modules/reports/service.ts';

@@ -4,7 +4,8 @@ import { dbTargets } from '../../testing/db.ts';
 import { createTestApp, type Actor, type TestApp } from '../../testing/app.ts';
 import { AutosaveWriter } from './autosave.ts';
 import { attemptView } from './routes.ts';
-import { GRADING_MAX_HOLD_MS, GRADING_QUEUE } from './service.ts';
+import { GRADING_MAX_HOLD_MS } from './grading.ts';
+import { GRADING_QUEUE } from './service.ts';
 
 interface Paper {
   attemptId: string;

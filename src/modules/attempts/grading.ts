@@ -11,6 +11,13 @@ import { isUuid } from '../../lib/uuid.ts';
 import { gradeAttempt } from '../questions/grading.ts';
 import { layoutFor, type PaperCache } from './papers.ts';
 
+/**
+ * Longest a job process holds a grading back while the machine is busy with
+ * candidates' requests (its LoadGate): a result asked for while ungraded is
+ * told to come back when that hold is over, not every few seconds.
+ */
+export const GRADING_MAX_HOLD_MS = 30_000;
+
 /** Grade the submitted attempts among `attemptIds`; returns how many it graded. */
 export async function gradeAttempts(db: Kysely<Database>, papers: PaperCache, attemptIds: readonly string[]): Promise<number> {
   const ids = [...new Set(attemptIds.map((id) => id.toLowerCase()))].filter(isUuid).sort();

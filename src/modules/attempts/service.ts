@@ -1,9 +1,11 @@
 /**
  * Timed attempts: start inside the session window, paper, autosave, resume,
- * submit, auto-submit at the deadline, results by release policy; the
- * grading job itself is grading.ts.
+ * submit, auto-submit at the deadline, results by release policy. The parts
+ * live beside it: the start storm's insert (start.ts), the hot path's cache
+ * of attempt facts (facts.ts), the group-commit writer (autosave.ts), the
+ * attempt's JSON view (views.ts), results (results.ts) and the grading job
+ * (grading.ts).
  */
-import { randomInt } from 'node:crypto';
 import { sql, type Kysely } from 'kysely';
 import type { Logger } from 'pino';
 import type { Database } from '../../platform/db/schema.ts';
@@ -13,15 +15,16 @@ import type { Metrics } from '../../platform/metrics.ts';
 import { AppError, notFound } from '../../http/errors.ts';
 import { TurnBatcher } from '../../lib/turn-batcher.ts';
 import { isUuid } from '../../lib/uuid.ts';
-import { compiledOnce } from '../../platform/db/compiled-once.ts';
 import type { Principal } from '../auth/tokens.ts';
 import { parseResponse } from '../questions/model.ts';
-import { answersJson, type AnswerView } from './answers-json.ts';
 import { AutosaveWriter, answerKey, type AnswerRow, type SubmitReason, type SubmittedAttempt } from './autosave.ts';
-import { BatchLoader } from './batch-loader.ts';
 import { DeadlineScheduler } from './deadlines.ts';
+import { AttemptFactsCache, type AttemptFacts } from './facts.ts';
 import { gradeAttempts } from './grading.ts';
-import { PaperCache, layoutFor, renderPaper, type Layout, type Paper } from './papers.ts';
+import { PaperCache, renderPaper, type Paper } from './papers.ts';
+import { createResultReader, firstResultAskS } from './results.ts';
+import { insertAttempts, type StartInput, type StartedRow } from './start.ts';
+import { createViewReader, viewJson, withPaper } from './views.ts';
 
 export const GRADING_QUEUE = 'grading';
 /** Most attempts one grading job carries. */
@@ -58,56 +61,8 @@ interface StartedView {
   json: string;
 }
 
-/** What the hot path needs to know about an attempt; immutable except status. */
-interface AttemptFacts {
-  id: string;
-  candidateId: string;
-  sessionId: string;
-  versionId: string;
-  seed: number;
-  deadlineMs: number;
-  status: 'in_progress' | 'submitted' | 'graded';
-  layout: Layout;
-  questionIds: Set<string>;
-  /** Drop from the cache after this (deadline + grace + a margin). */
-  keepUntilMs: number;
-}
-
-export interface AttemptView {
-  id: string;
-  bookingId: string;
-  sessionId: string;
-  status: 'in_progress' | 'submitted' | 'graded';
-  startedAt: string;
-  deadline: string;
-  /** Seconds left by the server's clock (0 once past the deadline). */
-  remainingS: number;
-  serverTime: string;
-  submittedAt: string | null;
-  /** On the submit's answer: when to ask for the result first (marking should be done by then). */
-  askResultInS?: number;
-  answers: AnswerView[];
-}
-
-/**
- * Longest a job process holds a grading back while the machine is busy with
- * candidates' requests (its LoadGate): a result asked for while ungraded is
- * told to come back when that hold is over, not every few seconds.
- */
-export const GRADING_MAX_HOLD_MS = 30_000;
-/** A result page is never told to wait longer than this. */
-const ASK_AGAIN_MAX_S = 30;
-/** When to ask for a result first after a submit: marking usually takes a second or two. */
-const FIRST_RESULT_ASK_S = 3;
-/** …and while gradings are held: after the longest hold. */
-const HELD_RESULT_ASK_S = Math.ceil(GRADING_MAX_HOLD_MS / 1000) + 1;
-
 /** A submitted attempt still ungraded after this gets its grading job queued again. */
 const STRANDED_GRADING_MS = 10 * 60_000;
-/** Attempts whose facts one process keeps (~1 KB each); the oldest go first. */
-const FACTS_MAX = 200_000;
-/** Facts of closed attempts (results, late reads) are re-read after this. */
-const CLOSED_FACTS_TTL_MS = 60_000;
 
 export function createAttemptService(deps: AttemptServiceDeps) {
   const { db, queue, graceS, log } = deps;
@@ -118,109 +73,14 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     graceS,
     onBatch: (n) => deps.metrics.autosaveBatch.observe(n),
   });
-  // Hot-path cache of attempt facts, so autosave, paper and resume read no
-  // attempt row: ownership, deadline, seed and the drawn question set never
-  // change, so an open attempt's facts are kept until its deadline has passed.
-  // Status only moves forward (in_progress → submitted → graded). A stale
-  // "in_progress" here is harmless — whichever process submitted, the
-  // group-commit upsert re-checks status and deadline under FOR SHARE and
-  // refuses the write, and that refusal drops the entry — so the cache only
-  // ever skips reads, never the guard. A submit through this process marks
-  // the entry submitted at once.
-  const facts = new Map<string, AttemptFacts>();
-
-  function remember(f: AttemptFacts): void {
-    if (facts.size >= FACTS_MAX) {
-      // Maps iterate in insertion order: drop the oldest tenth in one go.
-      let n = FACTS_MAX / 10;
-      for (const k of facts.keys()) {
-        facts.delete(k);
-        if (--n <= 0) break;
-      }
-    }
-    facts.set(f.id, f);
-  }
-
-  async function factsFrom(row: {
-    id: string;
-    candidate_id: string;
-    session_id: string;
-    assessment_version_id: string;
-    seed: number;
-    deadline_at: Date;
-    status: AttemptFacts['status'];
-  }): Promise<AttemptFacts> {
-    const paper = await papers.get(row.assessment_version_id);
-    const layout = layoutFor(paper, row.seed);
-    const deadlineMs = row.deadline_at.getTime();
-    return {
-      id: row.id,
-      candidateId: row.candidate_id,
-      sessionId: row.session_id,
-      versionId: row.assessment_version_id,
-      seed: row.seed,
-      deadlineMs,
-      status: row.status,
-      layout,
-      questionIds: new Set(layout.questionIds),
-      keepUntilMs:
-        row.status === 'in_progress'
-          ? Math.max(deadlineMs + graceS * 1000, Date.now()) + CLOSED_FACTS_TTL_MS
-          : Date.now() + CLOSED_FACTS_TTL_MS,
-    };
-  }
-
-  // Misses in the same turn of the event loop are read in one query.
-  const rows = new BatchLoader(async (ids: string[]) => {
-    const found = await db
-      .selectFrom('attempts')
-      .select(['id', 'candidate_id', 'session_id', 'assessment_version_id', 'seed', 'deadline_at', 'status'])
-      .where('id', 'in', ids)
-      .execute();
-    return new Map(found.map((r) => [r.id, r]));
-  });
-
-  /**
-   * Result reads of one turn in one statement: after the submit wave every
-   * candidate's result page asks until its attempt is graded.
-   */
-  const results = new BatchLoader(async (ids: string[]) => {
-    const found = await db
-      .selectFrom('attempts as a')
-      .innerJoin('exam_sessions as s', 's.id', 'a.session_id')
-      .innerJoin('assessments as asm', 'asm.id', 's.assessment_id')
-      .select([
-        'a.id',
-        'a.status',
-        'a.score',
-        'a.max_score',
-        'a.grading',
-        'a.graded_at',
-        'a.submitted_at',
-        's.ends_at',
-        'asm.release_policy',
-        'asm.results_released_at',
-      ])
-      .where('a.id', 'in', ids)
-      .execute();
-    return new Map(found.map((r) => [r.id, r]));
-  });
-
-  async function loadFacts(attemptId: string): Promise<AttemptFacts | undefined> {
-    const id = attemptId.toLowerCase(); // PostgreSQL prints uuids in lower case
-    const hit = facts.get(id);
-    if (hit && Date.now() < hit.keepUntilMs) return hit;
-    const row = await rows.load(id);
-    if (!row) return undefined;
-    const f = await factsFrom(row);
-    remember(f);
-    return f;
-  }
+  const facts = new AttemptFactsCache(db, papers, graceS);
+  const view = createViewReader(db);
+  const resultOf = createResultReader(db);
 
   /** The attempt if this principal may see it: its candidate, the session's author, or an admin. */
   async function authorize(p: Principal, attemptId: string): Promise<AttemptFacts> {
     if (!isUuid(attemptId)) throw notFound('attempt');
-    const f = await loadFacts(attemptId);
+    const f = await facts.get(attemptId);
     if (!f) throw notFound('attempt');
     if (p.role === 'admin' || f.candidateId === p.id) return f;
     if (p.role === 'author') {
@@ -237,62 +97,6 @@ export function createAttemptService(deps: AttemptServiceDeps) {
 
   function requireCandidate(p: Principal, f: AttemptFacts): void {
     if (f.candidateId !== p.id) throw new AppError('forbidden', 'only the candidate can change their attempt');
-  }
-
-  /** The attempt with its saved answers, in one round trip. */
-  /** The attempt's view as JSON text, answers included. */
-  // Compiled once: a reloaded exam page runs it.
-  const viewQuery = compiledOnce(1, (attemptId: string) =>
-    db
-      .selectFrom('attempts as a')
-      .select([
-        'a.id',
-        'a.booking_id',
-        'a.session_id',
-        'a.status',
-        'a.started_at',
-        'a.deadline_at',
-        'a.submitted_at',
-        answersJson('a.id').as('answers_json'),
-      ])
-      .where('a.id', '=', attemptId),
-  );
-
-  async function view(attemptId: string): Promise<string> {
-    const [a] = await viewQuery.execute(db, attemptId);
-    if (!a) throw notFound('attempt');
-    return viewJson(a, a.answers_json);
-  }
-
-  /** An AttemptView as JSON text, with `answers` already serialised (answers-json.ts). */
-  function viewJson(
-    a: {
-      id: string;
-      booking_id: string;
-      session_id: string;
-      status: AttemptView['status'];
-      started_at: Date;
-      deadline_at: Date;
-      submitted_at: Date | null;
-    },
-    answers: string,
-    askResultInS?: number,
-  ): string {
-    const now = Date.now();
-    const head: Omit<AttemptView, 'answers'> = {
-      id: a.id,
-      bookingId: a.booking_id,
-      sessionId: a.session_id,
-      status: a.status,
-      startedAt: a.started_at.toISOString(),
-      deadline: a.deadline_at.toISOString(),
-      remainingS: a.status === 'in_progress' ? Math.max(0, Math.floor((a.deadline_at.getTime() - now) / 1000)) : 0,
-      serverTime: new Date(now).toISOString(),
-      submittedAt: a.submitted_at?.toISOString() ?? null,
-      ...(askResultInS === undefined ? {} : { askResultInS }),
-    };
-    // The head's JSON ends with its closing brace; the answers go in before it.
-    return `${JSON.stringify(head).slice(0, -1)},"answers":${answers}}`;
   }
 
   const isOpen = (f: AttemptFacts): boolean => f.status === 'in_progress' && Date.now() <= f.deadlineMs + graceS * 1000;
@@ -314,7 +118,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
   async function writeAnswers(f: AttemptFacts, rows: AnswerRow[]): Promise<{ questionId: string; seq: number }[]> {
     const { refused } = await writer.save(rows);
     if (rows.some((r) => refused.has(answerKey(r.attemptId, r.questionId)))) {
-      facts.delete(f.id);
+      facts.forget(f.id);
       throw new AppError('attempt_closed', 'the attempt was submitted or its time ran out; these answers were not saved');
     }
     return rows.map((r) => ({ questionId: r.questionId, seq: r.seq }));
@@ -356,32 +160,19 @@ export function createAttemptService(deps: AttemptServiceDeps) {
    */
   async function closeAttempt(attemptId: string, reason: SubmitReason): Promise<SubmittedAttempt | null> {
     const closed = await writer.submit(attemptId, reason);
-    const id = attemptId.toLowerCase();
-    const f = facts.get(id);
-    // This process closed it, so it knows the new status: the result page that
-    // follows every submit need not read the attempt again. Closed elsewhere,
-    // the status is not known here (submitted or already graded): read it again.
-    if (closed && f) remember({ ...f, status: 'submitted', keepUntilMs: Date.now() + CLOSED_FACTS_TTL_MS });
-    else facts.delete(id);
+    // Closed here, the new status is known; closed elsewhere, it is read again (facts.ts).
+    if (closed) facts.markSubmitted(attemptId);
+    else facts.forget(attemptId);
     if (closed) queueGrading(closed.id);
     return closed;
   }
 
   /** Make sure the deadline's auto-submit is queued and remember a new attempt's facts; the view to answer with. */
-  async function started(row: {
-    id: string;
-    booking_id: string;
-    candidate_id: string;
-    session_id: string;
-    assessment_version_id: string;
-    seed: number;
-    started_at: Date;
-    deadline_at: Date;
-  }): Promise<StartedView> {
+  async function started(row: StartedRow): Promise<StartedView> {
     await deadlines.schedule(row.session_id, row.deadline_at);
     const full = { ...row, status: 'in_progress' as const, submitted_at: null };
     // The paper and the first autosaves usually follow on this process.
-    remember(await factsFrom(full));
+    await facts.remember(full);
     return { id: row.id, json: viewJson(full, '[]') };
   }
 
@@ -399,35 +190,8 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     return a && started(a);
   }
 
-  type StartedRow = Parameters<typeof started>[0];
-
-  /**
-   * `startAtOnce` for the starts of one turn, in one statement. Rows are
-   * inserted in booking order, so two batches that share bookings (a
-   * candidate's double click landing on two processes) wait for each other
-   * in the same order and never deadlock.
-   */
-  async function startMany(inputs: { bookingId: string; candidateId: string }[]): Promise<(StartedRow | undefined)[]> {
-    const now = new Date();
-    const r = await sql<StartedRow>`
-      INSERT INTO attempts (booking_id, candidate_id, session_id, assessment_version_id, seed, deadline_at)
-      SELECT b.id, b.candidate_id, b.session_id, s.assessment_version_id, i.seed,
-             LEAST(${now}::timestamptz + make_interval(secs => (v.content->>'timeLimitS')::int), s.ends_at)
-      FROM unnest(${inputs.map((i) => i.bookingId)}::uuid[], ${inputs.map((i) => i.candidateId)}::uuid[],
-                  ${inputs.map(() => randomInt(0, 2 ** 31 - 1))}::int[]) AS i(booking_id, candidate_id, seed)
-      JOIN bookings b ON b.id = i.booking_id AND b.candidate_id = i.candidate_id
-      JOIN exam_sessions s ON s.id = b.session_id
-      JOIN assessment_versions v ON v.id = s.assessment_version_id
-      WHERE b.status = 'active' AND s.starts_at <= ${now}::timestamptz AND s.ends_at > ${now}::timestamptz
-      ORDER BY b.id
-      FOR SHARE OF b
-      ON CONFLICT (booking_id) DO NOTHING
-      RETURNING id::text, booking_id::text, candidate_id::text, session_id::text, assessment_version_id::text, seed, started_at, deadline_at`.execute(db);
-    // A booking asked for twice in one batch is inserted once; both callers get it.
-    const byBooking = new Map(r.rows.map((row) => [`${row.booking_id}/${row.candidate_id}`, row]));
-    return inputs.map((i) => byBooking.get(`${i.bookingId}/${i.candidateId}`));
-  }
-  const starts = new TurnBatcher(startMany);
+  /** `startAtOnce` for the starts of one turn, in one statement (start.ts). */
+  const starts = new TurnBatcher((inputs: StartInput[]) => insertAttempts(db, inputs));
 
   /** Start with every check spelled out: the path of a repeat, a cancelled booking or a closed session, each with its answer. */
   async function startChecked(p: Principal, bookingId: string): Promise<StartedView> {
@@ -462,9 +226,6 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     if (!raced) throw new AppError('conflict', 'this booking was cancelled or its session closed a moment ago');
     return { id: raced.id, json: await view(raced.id) };
   }
-
-  /** An AttemptView's JSON text with the paper's added: the view ends with its closing brace, the paper goes in before it. */
-  const withPaper = (view: string, paper: string): string => `${view.slice(0, -1)},"paper":${paper}}`;
 
   /** The candidate's paper for an attempt they may see, as JSON text. */
   async function paperOf(p: Principal, attemptId: string): Promise<string> {
@@ -522,9 +283,7 @@ export function createAttemptService(deps: AttemptServiceDeps) {
       const closing = closeAttempt(f.id, Date.now() > f.deadlineMs + graceS * 1000 ? 'deadline' : 'candidate');
       const [, closed] = await Promise.all([saving, closing]);
       if (!closed) return view(f.id);
-      // At the end of an exam the result pages of thousands of candidates ask
-      // together; while gradings are held, an ask before the hold ends is wasted.
-      const askResultInS = deps.gradingsHeld?.() ? HELD_RESULT_ASK_S : FIRST_RESULT_ASK_S;
+      const askResultInS = firstResultAskS(deps.gradingsHeld?.() ?? false);
       return viewJson({ ...closed, status: 'submitted' }, closed.answers_json, askResultInS);
     },
 
@@ -601,35 +360,9 @@ export function createAttemptService(deps: AttemptServiceDeps) {
     /** The result, when the assessment's release policy allows it. */
     async result(p: Principal, attemptId: string) {
       const f = await authorize(p, attemptId);
-      const a = await results.load(f.id);
-      if (!a) throw notFound('attempt');
-      if (a.status !== 'graded') {
-        // Marking is queued at the submit and may be held while the machine is busy.
-        const dueMs = a.submitted_at ? a.submitted_at.getTime() + GRADING_MAX_HOLD_MS + 1000 - Date.now() : 0;
-        const askAgainInS = Math.min(ASK_AGAIN_MAX_S, Math.max(1, Math.ceil(dueMs / 1000)));
-        return { status: a.status, released: false, reason: 'the attempt is not graded yet', askAgainInS };
-      }
-      const staff = p.role !== 'candidate';
-      const released =
-        staff ||
-        a.release_policy === 'on_submit' ||
-        (a.release_policy === 'after_session' && Date.now() >= a.ends_at.getTime()) ||
-        (a.release_policy === 'manual' && a.results_released_at !== null);
-      if (!released) {
-        const reason =
-          a.release_policy === 'after_session'
-            ? `results are released when the session ends at ${a.ends_at.toISOString()}`
-            : 'results are released by the author';
-        return { status: a.status, released: false, reason };
-      }
-      return {
-        status: a.status,
-        released: true,
-        score: Number(a.score),
-        maxScore: Number(a.max_score),
-        gradedAt: a.graded_at?.toISOString() ?? null,
-        grading: a.grading,
-      };
+      const r = await resultOf(f.id, p.role !== 'candidate');
+      if (!r) throw notFound('attempt');
+      return r;
     },
 
     /** Attempts visible to this principal: a candidate's own, an author's sessions', or all for admin. */
