@@ -7,6 +7,8 @@
  * - booking first against an in-process server, then the lost-answers check
  *   catching a deleted, an altered and a rolled-back answer;
  * - requests in flight when the run's time is up still answered and counted;
+ * - answers changed while a slow save is in flight go in one save after it,
+ *   each timed from its own tick;
  * - refusal of a target that is not this machine.
  */
 import { after, before, describe, it } from 'node:test';
@@ -154,6 +156,34 @@ describe('examday loadtest', () => {
   });
 });
 
+/** A proxy in front of the server at `appPort` that holds each answer back by `delayMs(url)`. */
+async function slowProxy(appPort: number, delayMs: (url: string) => number): Promise<{ proxy: http.Server; proxyPort: number }> {
+  const proxy = http.createServer((req, res) => {
+    const headers = { ...req.headers };
+    delete headers.connection;
+    const up = http.request({ host: '127.0.0.1', port: appPort, path: req.url, method: req.method, headers }, (answer) => {
+      const chunks: Buffer[] = [];
+      answer.on('data', (c: Buffer) => chunks.push(c));
+      answer.on('end', () => {
+        const body = Buffer.concat(chunks);
+        setTimeout(
+          () => res.writeHead(answer.statusCode ?? 502, { 'content-type': answer.headers['content-type'] ?? 'text/plain', 'content-length': body.length }).end(body),
+          delayMs(req.url ?? ''),
+        );
+      });
+    });
+    req.pipe(up);
+  });
+  const proxyPort = await freePort();
+  await new Promise<void>((resolve) => proxy.listen(proxyPort, '127.0.0.1', resolve));
+  return { proxy, proxyPort };
+}
+
+async function closeProxy(proxy: http.Server): Promise<void> {
+  proxy.closeAllConnections();
+  await new Promise<void>((resolve) => proxy.close(() => resolve()));
+}
+
 describe('load harness scenario and lost-answers check', () => {
   let t: TestApp;
   before(async () => {
@@ -223,24 +253,7 @@ describe('load harness scenario and lost-answers check', () => {
     // In front of the server: result asks are answered 4.5 s late. Each is made
     // 2.25–3.75 s after a submit at 2–3 s, so no earlier than 4.25 s: every ask
     // made is still in flight at the stop (8 s), and answered within its grace.
-    const proxy = http.createServer((req, res) => {
-      const headers = { ...req.headers };
-      delete headers.connection;
-      const up = http.request({ host: '127.0.0.1', port: appPort, path: req.url, method: req.method, headers }, (answer) => {
-        const chunks: Buffer[] = [];
-        answer.on('data', (c: Buffer) => chunks.push(c));
-        answer.on('end', () => {
-          const body = Buffer.concat(chunks);
-          setTimeout(
-            () => res.writeHead(answer.statusCode ?? 502, { 'content-type': answer.headers['content-type'] ?? 'text/plain', 'content-length': body.length }).end(body),
-            req.url?.endsWith('/result') ? 4500 : 0,
-          );
-        });
-      });
-      req.pipe(up);
-    });
-    const proxyPort = await freePort();
-    await new Promise<void>((resolve) => proxy.listen(proxyPort, '127.0.0.1', resolve));
+    const { proxy, proxyPort } = await slowProxy(appPort, (url) => (url.endsWith('/result') ? 4500 : 0));
     try {
       const out = await runLoad({
         procs: 1,
@@ -268,8 +281,52 @@ describe('load harness scenario and lost-answers check', () => {
       // On a slow machine a late submit may leave its first ask past the stop; an ask made is answered.
       assert.ok((out.aggregate.counts.get('result')?.ok ?? 0) >= 1, 'asks in flight at the stop were answered');
     } finally {
-      proxy.closeAllConnections();
-      await new Promise<void>((resolve) => proxy.close(() => resolve()));
+      await closeProxy(proxy);
+    }
+  });
+
+  it('sends the answers changed while a slow save was in flight in one save after it, and times each change', async () => {
+    const rows: LoadCandidate[] = [];
+    await seedLoad(t.ctx, { candidates: 4, districts: 1, sessionsPerDistrict: 1, bookingFirst: false }, rows);
+    const { port: appPort } = t.app.server.address() as AddressInfo;
+    // Every save is answered 2 s late while a candidate changes an answer every 0.5 s.
+    const { proxy, proxyPort } = await slowProxy(appPort, (url) => (url.endsWith('/answers') ? 2000 : 0));
+    try {
+      const out = await runLoad({
+        procs: 1,
+        candidates: rows.map((r) => ({ code: r.accessCode, district: r.district })),
+        config: {
+          host: '127.0.0.1',
+          port: proxyPort,
+          hostHeader: `127.0.0.1:${proxyPort}`,
+          basePath: '/api/v1',
+          stormS: 1,
+          durationS: 8,
+          submitWindowS: 1,
+          drainS: 5,
+          autosaveEveryS: 0.5,
+          autosaveJitter: 0.2,
+          reloadShare: 0,
+          bookingFirst: false,
+          timeoutMs: 10_000,
+          sourceAddresses: [],
+          seed: 5,
+        },
+      });
+      assert.equal(out.aggregate.errors(), 0, JSON.stringify(Object.fromEntries(out.aggregate.errorsByKey)));
+      assert.equal(out.totals.submitted, 4);
+      const saves = out.aggregate.counts.get('autosave')?.ok ?? 0;
+      const changes = out.aggregate.hists.get('autosave')?.totalCount ?? 0;
+      // ~6 s of saving: about 3 saves a candidate, about 12 changes; a burst of catch-up saves would make them equal.
+      assert.ok(saves >= 4 && saves <= 4 * 5, `saves: ${saves}`);
+      assert.ok(changes >= 2 * saves, `changes timed: ${changes}, saves: ${saves}`);
+      // A change that waited for the save before it waited at least that long.
+      assert.ok((out.aggregate.hists.get('autosave')?.maxValue ?? 0) >= 2000 * 1000, 'the wait for the slow save is in the latency');
+      const lost = await checkLostAnswers(t.ctx.db.kysely, out.acked);
+      assert.equal(lost.lost_answers, 0, lost.examples.join('\n'));
+      assert.ok(lost.acked_answers >= 4);
+    } finally {
+      await closeProxy(proxy);
     }
   });
 });

@@ -242,21 +242,31 @@ export class Candidate {
     this.#adoptServerSeqs(attempt.answers);
 
     // Autosave loop. The first save is spread over one interval so the
-    // candidates who signed in together do not save together forever.
+    // candidates who signed in together do not save together forever. Each
+    // tick is one changed answer. Ticks that come due while a save is in
+    // flight go together in the next save, sent as soon as that one is
+    // answered: the web client keeps one save in flight and sends everything
+    // changed meanwhile after it, so a slow server sees one request a
+    // candidate, not a burst of catch-up saves.
     const every = s.cfg.autosaveEveryS * 1000;
-    let next = every > 0 ? now() + s.random() * every : now();
+    const after = (t: number) => (every > 0 ? t + every * (1 + s.cfg.autosaveJitter * (2 * s.random() - 1)) : now());
+    let ticks = [every > 0 ? now() + s.random() * every : now()];
     let reloadDue = reloadAt;
     while (!s.stopped) {
-      if (next >= submitAt) break;
-      await s.sched.sleepUntil(next);
+      const first = ticks[0]!;
+      if (first >= submitAt) break;
+      await s.sched.sleepUntil(first);
       if (s.stopped) return false;
-      if (reloadDue !== undefined && next >= reloadDue) {
+      if (reloadDue !== undefined && first >= reloadDue) {
         reloadDue = undefined;
-        if (!(await this.#reload(base, next))) return false;
+        if (!(await this.#reload(base, first))) return false;
       }
-      const r = await this.#save(next);
+      const r = await this.#save(ticks);
       if (r === 'closed') return false;
-      next = every > 0 ? next + every * (1 + s.cfg.autosaveJitter * (2 * s.random() - 1)) : now();
+      // The next tick, and every one after it that came due meanwhile.
+      const due = [after(ticks[ticks.length - 1]!)];
+      for (let t = after(due[0]!); every > 0 && t <= now() && t < submitAt; t = after(t)) due.push(t);
+      ticks = due;
     }
 
     await s.sched.sleepUntil(submitAt);
@@ -392,11 +402,20 @@ export class Candidate {
     }
   }
 
-  async #save(intendedAt: number): Promise<'ok' | 'failed' | 'closed'> {
-    this.#change();
+  /**
+   * One save for the ticks at `intendedAt` (oldest first), one changed answer
+   * each. Its latency is taken from the oldest; each later tick gets its own
+   * sample from its own time, so the autosave percentiles cover every change.
+   */
+  async #save(intendedAt: readonly number[]): Promise<'ok' | 'failed' | 'closed'> {
+    for (let i = 0; i < intendedAt.length; i++) this.#change();
     const body = this.#pendingJson();
     const sent = this.#pendingSnapshot();
-    const r = await this.#op('autosave', intendedAt, () => buildRequest('PUT', this.#savePath, this.s.cfg.hostHeader, this.#access, body));
+    const r = await this.#op('autosave', intendedAt[0]!, () => buildRequest('PUT', this.#savePath, this.s.cfg.hostHeader, this.#access, body));
+    for (let i = 1; i < intendedAt.length; i++) {
+      if (r?.status === 200) this.s.rec.changeSaved(now() - intendedAt[i]!);
+      else this.s.rec.failed('autosave');
+    }
     if (r?.status === 200) {
       this.#ack(sent);
       return 'ok';

@@ -77,6 +77,16 @@ export class Recorder {
     this.#latency('paper', latencyMs);
   }
 
+  /**
+   * An answer changed while the save before was in flight, sent in the next
+   * save with the others (as the web client does): its latency runs from its
+   * own tick to that save's answer, so the autosave percentiles cover every
+   * tick; the request itself is counted once, by `ok`.
+   */
+  changeSaved(latencyMs: number): void {
+    this.#latency('autosave', latencyMs);
+  }
+
   #latency(ep: Endpoint, latencyMs: number): void {
     let h = this.#hists.get(ep);
     if (!h) this.#hists.set(ep, (h = newHistogram()));
