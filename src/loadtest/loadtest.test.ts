@@ -28,7 +28,7 @@ import { createTestApp, type TestApp } from '../testing/app.ts';
 import { openTestPglite } from '../testing/db.ts';
 import type { Config } from '../config.ts';
 import { loadtestCli } from './cli.ts';
-import { runLoad } from './coordinator.ts';
+import { runLoad, type LoadPlan } from './coordinator.ts';
 import { freePort } from '../lib/free-port.ts';
 import { checkLostAnswers } from './lost-answers.ts';
 
@@ -156,6 +156,25 @@ describe('examday loadtest', () => {
   });
 });
 
+/** A few seconds' exam day against 127.0.0.1:`port`: a 1 s storm, a 1 s submit window, no reloads, pre-booked. */
+function smallRun(port: number, over: Partial<LoadPlan['config']> & Pick<LoadPlan['config'], 'durationS' | 'autosaveEveryS' | 'seed'>): LoadPlan['config'] {
+  return {
+    host: '127.0.0.1',
+    port,
+    hostHeader: `127.0.0.1:${port}`,
+    basePath: '/api/v1',
+    stormS: 1,
+    submitWindowS: 1,
+    drainS: 5,
+    autosaveJitter: 0.2,
+    reloadShare: 0,
+    bookingFirst: false,
+    timeoutMs: 10_000,
+    sourceAddresses: [],
+    ...over,
+  };
+}
+
 /** A proxy in front of the server at `appPort` that holds each answer back by `delayMs(url)`. */
 async function slowProxy(appPort: number, delayMs: (url: string) => number): Promise<{ proxy: http.Server; proxyPort: number }> {
   const proxy = http.createServer((req, res) => {
@@ -201,23 +220,7 @@ describe('load harness scenario and lost-answers check', () => {
     const out = await runLoad({
       procs: 1,
       candidates: rows.map((r) => ({ code: r.accessCode, district: r.district })),
-      config: {
-        host: '127.0.0.1',
-        port,
-        hostHeader: `127.0.0.1:${port}`,
-        basePath: '/api/v1',
-        stormS: 1,
-        durationS: 5,
-        submitWindowS: 1,
-        drainS: 10,
-        autosaveEveryS: 0.5,
-        autosaveJitter: 0.2,
-        reloadShare: 0.5,
-        bookingFirst: true,
-        timeoutMs: 10_000,
-        sourceAddresses: ['127.0.0.2', '127.0.0.3'],
-        seed: 7,
-      },
+      config: smallRun(port, { durationS: 5, drainS: 10, autosaveEveryS: 0.5, reloadShare: 0.5, bookingFirst: true, sourceAddresses: ['127.0.0.2', '127.0.0.3'], seed: 7 }),
     });
     assert.equal(out.aggregate.errors(), 0, JSON.stringify(Object.fromEntries(out.aggregate.errorsByKey)));
     assert.equal(out.totals.submitted, 16);
@@ -258,23 +261,7 @@ describe('load harness scenario and lost-answers check', () => {
       const out = await runLoad({
         procs: 1,
         candidates: rows.map((r) => ({ code: r.accessCode, district: r.district })),
-        config: {
-          host: '127.0.0.1',
-          port: proxyPort,
-          hostHeader: `127.0.0.1:${proxyPort}`,
-          basePath: '/api/v1',
-          stormS: 1,
-          durationS: 3,
-          submitWindowS: 1,
-          drainS: 5,
-          autosaveEveryS: 1,
-          autosaveJitter: 0.2,
-          reloadShare: 0,
-          bookingFirst: false,
-          timeoutMs: 10_000,
-          sourceAddresses: [],
-          seed: 3,
-        },
+        config: smallRun(proxyPort, { durationS: 3, autosaveEveryS: 1, seed: 3 }),
       });
       assert.equal(out.aggregate.errors(), 0, JSON.stringify(Object.fromEntries(out.aggregate.errorsByKey)));
       assert.equal(out.totals.submitted, 6);
@@ -295,23 +282,7 @@ describe('load harness scenario and lost-answers check', () => {
       const out = await runLoad({
         procs: 1,
         candidates: rows.map((r) => ({ code: r.accessCode, district: r.district })),
-        config: {
-          host: '127.0.0.1',
-          port: proxyPort,
-          hostHeader: `127.0.0.1:${proxyPort}`,
-          basePath: '/api/v1',
-          stormS: 1,
-          durationS: 8,
-          submitWindowS: 1,
-          drainS: 5,
-          autosaveEveryS: 0.5,
-          autosaveJitter: 0.2,
-          reloadShare: 0,
-          bookingFirst: false,
-          timeoutMs: 10_000,
-          sourceAddresses: [],
-          seed: 5,
-        },
+        config: smallRun(proxyPort, { durationS: 8, autosaveEveryS: 0.5, seed: 5 }),
       });
       assert.equal(out.aggregate.errors(), 0, JSON.stringify(Object.fromEntries(out.aggregate.errorsByKey)));
       assert.equal(out.totals.submitted, 4);
