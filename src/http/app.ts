@@ -2,7 +2,7 @@
  * buildApp(ctx): the HTTP surface, without listening. Tests call
  * `app.inject()`; `main.ts` calls `listen()`.
  */
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyError } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyError, type FastifyReply } from 'fastify';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import {
@@ -19,6 +19,7 @@ import { isDatabaseOverloaded } from '../platform/db/index.ts';
 import { authPlugin } from './auth.ts';
 import { AppError, errorCodes, problem, type ErrorCode } from './errors.ts';
 import { registerRoutes } from './routes.ts';
+import { findUnstorableJson } from '../lib/storable-text.ts';
 import { registerArrivalGate } from './arrival-gate.ts';
 import { registerShedding } from './shedding.ts';
 import { requestLogger } from './request-logger.ts';
@@ -26,6 +27,8 @@ import type { App } from './types.ts';
 
 /** Lines a second of each repeated warning (slow request, database saturated). */
 const LOG_LINES_PER_S = 10;
+/** Longest path parameter routed (Fastify's default); ids are 36 characters. */
+const MAX_PARAM_LENGTH = 100;
 
 const fastifyErrorCodes: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload_too_large',
@@ -53,6 +56,16 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     return503OnClosing: true,
     forceCloseConnections: 'idle',
     ajv: { customOptions: { coerceTypes: false } },
+    // Errors Fastify meets before routing (a URL that is not valid percent-encoding,
+    // a path segment past maxParamLength) get the same problem+json as every other.
+    frameworkErrors: (err, req, reply) => {
+      const tooLong = err.code === 'FST_ERR_MAX_PARAM_LENGTH';
+      const body = tooLong
+        ? problem('uri_too_long', `a path segment is longer than ${MAX_PARAM_LENGTH} characters; no examday id is that long`, { instance: req.url })
+        : problem('bad_request', 'the URL is not valid percent-encoding (a "%" must be followed by two hex digits of UTF-8); encode path and query values with encodeURIComponent', { instance: req.url });
+      void (reply as FastifyReply).status(body.status).header('x-request-id', req.id).type('application/problem+json').send(body);
+    },
+    routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);
@@ -62,7 +75,27 @@ export async function buildApp(ctx: AppContext): Promise<App> {
   // promise and a microtask turn each, on every request.
   app.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
+    // No path or query value can hold U+0000 (storable-text.ts); the database would refuse it.
+    if (req.url.includes('%00')) {
+      done(new AppError('bad_request', 'the URL contains %00 (the character U+0000), which no path or query value can hold; remove it'));
+      return;
+    }
     done();
+  });
+
+  // Fastify's own JSON parser (prototype poisoning refused), then a check for
+  // strings the database cannot store, so that they fail this request with the
+  // field named instead of a statement shared with other requests.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    void parseJson(req, text, (err, value) => {
+      if (err) return done(err, undefined);
+      const bad = findUnstorableJson(text, value);
+      if (!bad) return done(null, value);
+      done(new AppError('validation_failed', `invalid body: ${bad.path}: ${bad.message}`, { errors: [bad] }), undefined);
+    });
   });
 
   // Before shedding: an arrival waiting at the gate is not yet a request in progress.

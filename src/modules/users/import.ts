@@ -107,6 +107,11 @@ export function parseCandidateCsv(text: string): { total: number; valid: ValidRo
   if (Buffer.byteLength(text, 'utf8') > IMPORT_MAX_BYTES) {
     throw new AppError('payload_too_large', `the CSV file is larger than ${IMPORT_MAX_BYTES / 1024 / 1024} MB; split it into smaller files`);
   }
+  const nul = text.indexOf('\u0000');
+  if (nul >= 0) {
+    const line = text.slice(0, nul).split('\n').length;
+    throw new AppError('csv_invalid', `line ${line} contains the character U+0000 (NUL), which cannot be stored; save the file as plain UTF-8 text`);
+  }
   const records = readRecords(text);
   const [header, ...rows] = records;
   if (!header) throw new AppError('csv_invalid', `the file is empty; ${EXPECTED}`);

@@ -319,6 +319,14 @@ for (const target of dbTargets()) {
         const broken = await importCsv('name,district\n"unclosed,north\n');
         assert.equal(broken.statusCode, 400);
         assert.match(broken.json<Problem>().detail, /not valid CSV/);
+        // PostgreSQL cannot store U+0000: the file is refused before any row is written.
+        const before = await t.ctx.db.kysely.selectFrom('users').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+        const nul = await importCsv('name,district\nGood One,north\nBad\u0000Name,north\n');
+        assert.equal(nul.statusCode, 400);
+        assert.equal(nul.json<Problem>().code, 'csv_invalid');
+        assert.match(nul.json<Problem>().detail, /line 3 .*U\+0000/);
+        const afterImport = await t.ctx.db.kysely.selectFrom('users').select((eb) => eb.fn.countAll<string>().as('n')).executeTakeFirstOrThrow();
+        assert.equal(afterImport.n, before.n);
       });
 
       it('limits rows and size, and refuses other content types and candidates', async () => {

@@ -5,6 +5,7 @@
  * page, loses the question rather than misleading a reviewer. Pure: no I/O.
  */
 import { formatIssues, questionInputSchema } from '../../modules/questions/model.ts';
+import { findUnstorableJson } from '../../lib/storable-text.ts';
 import type { DroppedQuestion, GeneratedQuestion, PageText } from './index.ts';
 
 export interface CitationReport {
@@ -58,6 +59,9 @@ function checkOne(question: unknown, pages: ReadonlyMap<number, PageForms>): Che
   if (typeof question !== 'object' || question === null || Array.isArray(question)) {
     return { ok: false, code: 'invalid_question', reason: 'not a question object' };
   }
+  // A provider's text may hold U+0000 or a lone surrogate: valid JSON, but not storable.
+  const unstorable = findUnstorableJson(JSON.stringify(question), question);
+  if (unstorable) return { ok: false, code: 'invalid_question', reason: `not storable: ${unstorable.path} ${unstorable.message}` };
   const { source, ...input } = question as Record<string, unknown>;
   const parsed = questionInputSchema.safeParse(input);
   if (!parsed.success) {

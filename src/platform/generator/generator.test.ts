@@ -349,6 +349,21 @@ describe('validateCitations', () => {
     assert.match(report.dropped[4]?.reason ?? '', /correct: "c" is not one of the option ids a, b/u);
     assert.match(report.dropped[0]?.reason ?? '', /page 9/u);
   });
+
+  it('drops a question whose text the database could not store (U+0000, a lone surrogate)', () => {
+    const report = validateCitations(
+      [
+        question(4, 'or so they say', { stem: 'Nul\u0000 inside' }),
+        question(4, 'A generated word', { feedback: 'half an emoji \ud83d' }),
+        question(4, 'and a well-known one.', { stem: 'A whole emoji 😀 is text' }),
+      ],
+      pages,
+    );
+    assert.deepEqual(report.dropped.map((d) => d.code), ['invalid_question', 'invalid_question']);
+    assert.match(report.dropped[0]?.reason ?? '', /stem contains the character U\+0000/u);
+    assert.match(report.dropped[1]?.reason ?? '', /feedback contains an unpaired UTF-16 surrogate/u);
+    assert.equal(report.kept.length, 1);
+  });
 });
 
 // ─── Chunking ───────────────────────────────────────────────────────────────

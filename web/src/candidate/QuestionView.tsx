@@ -90,7 +90,11 @@ export function AnswerInput({
             id={`${uid}-text`}
             rows={3}
             value={typeof value === 'string' ? value : ''}
-            onChange={(e) => onAnswer(e.target.value === '' ? null : e.target.value, true)}
+            onChange={(e) => {
+              // U+0000 (pasted from a binary file) is invisible and cannot be stored: the server would refuse the answer.
+              const text = e.target.value.replaceAll('\u0000', '');
+              onAnswer(text === '' ? null : text, true);
+            }}
             maxLength={2000}
           />
         </div>
