@@ -38,6 +38,15 @@ const fastifyErrorCodes: Record<string, ErrorCode> = {
   FST_ERR_VALIDATION: 'validation_failed',
 };
 
+/** The registry's code for a plugin's 4xx that has none of its own (e.g. @fastify/multipart's limits, 413). */
+function codeForStatus(status: number): ErrorCode {
+  if (status === 404) return 'not_found';
+  if (status === 413) return 'payload_too_large';
+  if (status === 415) return 'unsupported_media_type';
+  if (status === 429) return 'rate_limited';
+  return 'bad_request';
+}
+
 export async function buildApp(ctx: AppContext): Promise<App> {
   // Widened on purpose: the app's type uses Fastify's logger interface, not pino's.
   const logger: FastifyBaseLogger = ctx.log;
@@ -171,11 +180,13 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     }
     const mapped = fe.code ? fastifyErrorCodes[fe.code] : undefined;
     if (mapped || (fe.statusCode && fe.statusCode >= 400 && fe.statusCode < 500)) {
-      const code: ErrorCode = mapped ?? (fe.statusCode === 404 ? 'not_found' : 'bad_request');
+      const code: ErrorCode = mapped ?? codeForStatus(fe.statusCode!);
+      const status = fe.statusCode ?? errorCodes[code].status;
+      // The body's status is the one sent, also for a 4xx without a code of its own.
       return reply
-        .status(fe.statusCode ?? errorCodes[code].status)
+        .status(status)
         .type('application/problem+json')
-        .send(problem(code, fe.message, { instance: req.url }));
+        .send(problem(code, fe.message, { status, instance: req.url }));
     }
     if (isDatabaseOverloaded(err)) {
       const held = saturatedLines.take();

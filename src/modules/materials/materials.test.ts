@@ -107,6 +107,20 @@ for (const target of dbTargets()) {
       assert.match(res.json<Problem>().detail, /count/);
     });
 
+    it('a form the multipart parser cannot read is a 4xx problem, never a 500', async () => {
+      const post = (contentType: string, payload: string) =>
+        t.app.inject({ method: 'POST', url: `${API}/materials`, headers: { ...alice.headers, 'content-type': contentType }, payload });
+      let res = await post('multipart/form-data', 'no boundary was given');
+      assert.equal(res.statusCode, 400, res.body);
+      assert.equal(res.json<Problem>().code, 'bad_request');
+      assert.match(res.json<Problem>().detail, /boundary/);
+      const many = Array.from({ length: 30 }, (_, i) => `--b\r\nContent-Disposition: form-data; name="f${i}"\r\n\r\nx\r\n`).join('') + '--b--\r\n';
+      res = await post('multipart/form-data; boundary=b', many);
+      assert.equal(res.statusCode, 413, res.body);
+      assert.deepEqual([res.json<Problem>().status, res.json<Problem>().code], [413, 'payload_too_large']);
+      assert.match(res.json<Problem>().detail, /too many parts/);
+    });
+
     it('the same PDF uploaded again by its owner is the same material (200); another author gets their own', async () => {
       const pdf = makePdf([COURSE_PAGES[1]!], { title: 'dedupe' });
       const first = await upload(t, bob, pdf, 'a.pdf');

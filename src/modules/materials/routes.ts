@@ -41,6 +41,22 @@ function cleanFilename(name: string | undefined): string {
   return cleaned || 'upload.pdf';
 }
 
+/**
+ * The multipart parser's own failures (no boundary in the content type, a
+ * malformed part header, a body cut short) carry no status: they are the
+ * client's to fix, so they answer 400 rather than 500.
+ */
+function unreadableForm(err: unknown): AppError | undefined {
+  if (!(err instanceof Error) || err instanceof AppError) return undefined;
+  const code = (err as { code?: unknown }).code;
+  if (code === 'FST_FIELDS_LIMIT' || code === 'FST_PARTS_LIMIT') {
+    return new AppError('payload_too_large', `the form has too many parts (${err.message}); send at most the fields count, types and difficulty, then one file`);
+  }
+  if ((err as { statusCode?: unknown }).statusCode !== undefined) return undefined;
+  if (!/^Multipart: |^Malformed part header|^Unexpected end of (form|multipart data)/.test(err.message)) return undefined;
+  return new AppError('bad_request', `the multipart/form-data body cannot be read (${err.message}); send it as a browser's FormData does, with a boundary in the Content-Type`);
+}
+
 export async function materialRoutes(app: App, ctx: AppContext): Promise<void> {
   await app.register(async (plugin) => {
     const scope = plugin as App;
@@ -90,7 +106,7 @@ export async function materialRoutes(app: App, ctx: AppContext): Promise<void> {
         } catch (err) {
           const info = err instanceof AppError ? (err.extra.rateLimit as RateLimitInfo | undefined) : undefined;
           if (info) rateLimitHeaders(reply, info);
-          throw err;
+          throw unreadableForm(err) ?? err;
         }
         if (!result) throw new AppError('validation_failed', 'the form has no file; send the PDF in a file field');
         rateLimitHeaders(reply, result.rateLimit);
