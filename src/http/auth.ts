@@ -34,7 +34,8 @@ export const authPlugin = fp<{ tokens: TokenService }>(
       // async hook costs a promise and a microtask turn on every request.
       return (req: FastifyRequest, _reply: FastifyReply, done: HookHandlerDoneFunction) => {
         const header = req.headers.authorization;
-        if (!header?.startsWith('Bearer ')) {
+        // The scheme is case-insensitive (RFC 9110 §11.1); the exact spelling is checked first, as nearly every client sends it.
+        if (!header || !(header.startsWith('Bearer ') || /^bearer /i.test(header))) {
           done(new AppError('unauthenticated', 'send an access token as "Authorization: Bearer <token>"'));
           return;
         }

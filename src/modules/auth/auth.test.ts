@@ -33,6 +33,11 @@ for (const target of dbTargets()) {
       const me = await t.app.inject({ method: 'GET', url: '/api/v1/me', headers: { authorization: `Bearer ${body.accessToken}` } });
       assert.equal(me.statusCode, 200);
       assert.equal((me.json() as { email: string }).email, 'Writer@Example.org');
+      // The scheme's name is case-insensitive (RFC 9110).
+      for (const scheme of ['bearer', 'BEARER']) {
+        const other = await t.app.inject({ method: 'GET', url: '/api/v1/me', headers: { authorization: `${scheme} ${body.accessToken}` } });
+        assert.equal(other.statusCode, 200, scheme);
+      }
 
       const wrong = await post('/auth/login', { email: 'writer@example.org', password: 'nope' });
       const unknown = await post('/auth/login', { email: 'nobody@example.org', password: 'nope' });
