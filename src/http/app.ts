@@ -57,6 +57,11 @@ export async function buildApp(ctx: AppContext): Promise<App> {
       return typeof given === 'string' && /^[\w.:-]{1,128}$/.test(given) ? given : randomUUID();
     },
     bodyLimit: 1024 * 1024,
+    // Fastify's default is no limit at all: a client gone mid-body (a laptop shut
+    // during an autosave) held its connection and its place among the requests
+    // in progress (shedding.ts) until the process ended. Idle, not total: a slow
+    // upload that keeps moving is not cut; event streams send a ping every 15 s.
+    connectionTimeout: ctx.config.http.idleTimeoutS * 1000,
     trustProxy: true,
     // Two log lines per request cost ~10% of a process at exam-day rates;
     // by default only errors (error handler) and slow requests (onResponse) are logged.

@@ -104,6 +104,36 @@ describe('load shedding', () => {
     third.sock.destroy();
   });
 
+  it('a client that goes silent mid-request is closed after HTTP_IDLE_TIMEOUT_S, and its place freed', async () => {
+    const t = await createTestApp(pglite, { SHED_MAX_IN_FLIGHT: '1', HTTP_IDLE_TIMEOUT_S: '1' });
+    apps.push(t);
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    const { port } = t.app.server.address() as AddressInfo;
+    const head = (n: number) =>
+      `POST /api/v1/auth/access-code HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${n}\r\n\r\n`;
+    const body = JSON.stringify({ code: 'AAAA-AAAA-AAAA-AAAA' });
+
+    // Its body stops after five bytes and the client never closes: a laptop shut mid-autosave.
+    const silent = rawRequest(port, head(body.length), body.slice(0, 5));
+    silent.status.catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 200));
+    const blocked = rawRequest(port, head(body.length), body);
+    assert.equal(await blocked.status, 503, 'the silent request holds the only place');
+    blocked.sock.destroy();
+
+    await once(silent.sock, 'close');
+    const after = rawRequest(port, head(body.length), body);
+    assert.equal(await after.status, 401, 'the place is free again');
+    after.sock.destroy();
+
+    // Idle between requests is the keep-alive timeout's (72 s), not this one.
+    const kept = rawRequest(port, head(body.length), body);
+    assert.equal(await kept.status, 401);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.equal(kept.sock.destroyed, false, 'a kept-alive connection outlives the idle timeout between requests');
+    kept.sock.destroy();
+  });
+
   it('event loop delayed for two seconds running: shed; back to normal after', { skip: postgres ? false : 'DATABASE_URL not set (not checked on the embedded database)' }, async () => {
     const t = await createTestApp(postgres!, { SHED_EVENT_LOOP_DELAY_MS: '20' });
     apps.push(t);
