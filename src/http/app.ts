@@ -18,6 +18,7 @@ import { LogBudget } from '../lib/log-budget.ts';
 import { isDatabaseOverloaded } from '../platform/db/index.ts';
 import { authPlugin } from './auth.ts';
 import { AppError, errorCodes, problem, type ErrorCode } from './errors.ts';
+import { answerClientError } from './client-errors.ts';
 import { registerRoutes } from './routes.ts';
 import { findUnstorableJson } from '../lib/storable-text.ts';
 import { registerArrivalGate } from './arrival-gate.ts';
@@ -80,6 +81,7 @@ export async function buildApp(ctx: AppContext): Promise<App> {
       void (reply as FastifyReply).status(body.status).header('x-request-id', req.id).type('application/problem+json').send(body);
     },
     routerOptions: { maxParamLength: MAX_PARAM_LENGTH },
+    clientErrorHandler: answerClientError,
   }).withTypeProvider<ZodTypeProvider>();
 
   app.setValidatorCompiler(validatorCompiler);

@@ -5,6 +5,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createSigner } from 'fast-jwt';
+import { connect, type AddressInfo } from 'node:net';
 import { dbTargets } from '../testing/db.ts';
 import { createTestApp, type Actor, type TestApp } from '../testing/app.ts';
 import { valueFor, type PaperQuestion } from '../testing/exam.ts';
@@ -180,6 +181,38 @@ for (const target of dbTargets()) {
       const view = await t.app.inject({ method: 'GET', url: `/api/v1/attempts/${bad.attempt.id}`, headers: bad.headers });
       assert.equal(view.json<{ status: string; answers: unknown[] }>().status, 'in_progress');
       assert.deepEqual(view.json<{ answers: unknown[] }>().answers, []);
+    });
+
+    it('a request the HTTP parser refuses → problem+json, then the connection closes', async () => {
+      const server = await createTestApp(target);
+      try {
+        await server.app.listen({ port: 0, host: '127.0.0.1' });
+        const { port } = server.app.server.address() as AddressInfo;
+        const send = (bytes: string) =>
+          new Promise<string>((resolve, reject) => {
+            const sock = connect(port, '127.0.0.1', () => sock.write(bytes));
+            let got = '';
+            sock.on('data', (d: Buffer) => (got += d.toString()));
+            sock.on('close', () => resolve(got));
+            sock.on('error', reject);
+          });
+        const cases: [string, number, string, RegExp][] = [
+          ['FOO /api/v1/me HTTP/1.1\r\nHost: x\r\n\r\n', 400, 'bad_request', /not valid HTTP\/1\.1 \(HPE_INVALID_METHOD/],
+          ['POST /api/v1/questions HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n', 400, 'bad_request', /not valid HTTP/],
+          [`GET /api/v1/me HTTP/1.1\r\nHost: x\r\nX-Big: ${'a'.repeat(20_000)}\r\n\r\n`, 431, 'headers_too_large', /size limit/],
+        ];
+        for (const [bytes, status, code, detail] of cases) {
+          const answer = await send(bytes);
+          const [head, body] = answer.split('\r\n\r\n') as [string, string];
+          assert.match(head, new RegExp(`^HTTP/1.1 ${status} `), bytes.slice(0, 30));
+          assert.match(head, /content-type: application\/problem\+json; charset=utf-8/i);
+          const p = JSON.parse(body) as { status: number; code: string; detail: string };
+          assert.deepEqual([p.status, p.code], [status, code]);
+          assert.match(p.detail, detail);
+        }
+      } finally {
+        await server.close();
+      }
     });
 
     it('propagates and echoes a request id', async () => {

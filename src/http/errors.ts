@@ -26,6 +26,8 @@ export const errorCodes = {
   district_mismatch: { status: 409, title: 'The session is for another district' },
   payload_too_large: { status: 413, title: 'The request body is too large' },
   uri_too_long: { status: 414, title: 'The URL is too long' },
+  request_timeout: { status: 408, title: 'The request took too long to arrive' },
+  headers_too_large: { status: 431, title: 'The request headers are too large' },
   unsupported_media_type: { status: 415, title: 'Unsupported content type' },
   rate_limited: { status: 429, title: 'Too many requests' },
   quota_exceeded: { status: 429, title: 'Your plan’s quota is used up' },
