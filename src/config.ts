@@ -78,6 +78,7 @@ export const envSchema = z.object({
   JWT_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   ACCESS_TOKEN_TTL_S: int(30, 86_400).default(900),
   REFRESH_TOKEN_TTL_S: int(60, 90 * 86_400).default(14 * 86_400),
+  REFRESH_REUSE_GRACE_S: int(0, 300).default(30),
   LOGIN_RATE_LIMIT_PER_MIN: int(1, 100_000).default(10),
 
   ATTEMPT_GRACE_S: int(0, 3600).default(30),
@@ -120,6 +121,8 @@ export interface Config {
     jwtSecret: string | undefined;
     accessTokenTtlS: number;
     refreshTokenTtlS: number;
+    /** A used refresh token presented again within this many seconds is a retry, not a theft. */
+    refreshReuseGraceS: number;
     loginRateLimitPerMin: number;
   };
   exam: { graceS: number; autosaveFlushMs: number; autosaveMaxBatch: number };
@@ -199,6 +202,7 @@ export function loadConfig(source: Record<string, string | undefined> = process.
       jwtSecret: e.JWT_SECRET,
       accessTokenTtlS: e.ACCESS_TOKEN_TTL_S,
       refreshTokenTtlS: e.REFRESH_TOKEN_TTL_S,
+      refreshReuseGraceS: e.REFRESH_REUSE_GRACE_S,
       loginRateLimitPerMin: e.LOGIN_RATE_LIMIT_PER_MIN,
     },
     exam: { graceS: e.ATTEMPT_GRACE_S, autosaveFlushMs: e.AUTOSAVE_FLUSH_MS, autosaveMaxBatch: e.AUTOSAVE_MAX_BATCH },

@@ -191,7 +191,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
 
   const tokens = createTokenService(await jwtSecret(config, db), config.auth.accessTokenTtlS);
   const k = db.kysely;
-  const auth = createAuthService({ db: k, tokens, refreshTtlS: config.auth.refreshTokenTtlS });
+  const auth = createAuthService({ db: k, tokens, refreshTtlS: config.auth.refreshTokenTtlS, reuseGraceS: config.auth.refreshReuseGraceS });
   const questions = createQuestionService({ db: k });
   const assessments = createAssessmentService({ db: k });
   const sessions = createSessionService({ db: k });

@@ -54,12 +54,31 @@ for (const target of dbTargets()) {
       assert.equal(r1.statusCode, 200);
       const next = (r1.json() as { refreshToken: string }).refreshToken;
       assert.notEqual(next, login.refreshToken);
-      // Replaying the first token is theft: it fails and kills the newer one too.
+      // Replaying the first token after the grace is theft: it fails and kills the newer one too.
+      await t.ctx.db.kysely
+        .updateTable('refresh_tokens')
+        .set({ used_at: new Date(Date.now() - 31_000) })
+        .where('used_at', 'is not', null)
+        .execute();
       const replay = await post('/auth/refresh', { refreshToken: login.refreshToken });
       assert.equal(replay.statusCode, 401);
       assert.equal((replay.json() as { code: string }).code, 'token_invalid');
       const afterTheft = await post('/auth/refresh', { refreshToken: next });
       assert.equal(afterTheft.statusCode, 401);
+    });
+
+    it('a refresh token used moments ago is a retry, not a theft: two tabs at once, or an answer lost on the way', async () => {
+      const login = (await post('/auth/login', { email: 'writer@example.org', password })).json() as { refreshToken: string };
+      // Two tabs refresh with the same token at the same moment.
+      const both = await Promise.all([post('/auth/refresh', { refreshToken: login.refreshToken }), post('/auth/refresh', { refreshToken: login.refreshToken })]);
+      assert.deepEqual(both.map((r) => r.statusCode), [200, 200]);
+      const [a, b] = both.map((r) => (r.json() as { refreshToken: string; accessToken: string }).refreshToken) as [string, string];
+      assert.notEqual(a, b);
+      // Each tab goes on with its own token; the sign-in was not revoked.
+      for (const token of [a, b]) assert.equal((await post('/auth/refresh', { refreshToken: token })).statusCode, 200);
+      // Only within the grace: the same replay 31 s after the use is theft.
+      await t.ctx.db.kysely.updateTable('refresh_tokens').set({ used_at: new Date(Date.now() - 31_000) }).where('used_at', 'is not', null).execute();
+      assert.equal((await post('/auth/refresh', { refreshToken: login.refreshToken })).statusCode, 401);
     });
 
     it('logout revokes the refresh token', async () => {

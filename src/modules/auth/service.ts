@@ -26,8 +26,14 @@ let dummyHash: Promise<string> | undefined;
 
 export const hashPassword = (password: string): Promise<string> => argonHash(password);
 
-export function createAuthService(deps: { db: Kysely<Database>; tokens: TokenService; refreshTtlS: number }) {
-  const { db, tokens, refreshTtlS } = deps;
+export function createAuthService(deps: {
+  db: Kysely<Database>;
+  tokens: TokenService;
+  refreshTtlS: number;
+  /** How long after its use a refresh token presented again is taken for a retry, not a theft (0 = never). */
+  reuseGraceS: number;
+}) {
+  const { db, tokens, refreshTtlS, reuseGraceS } = deps;
 
   type SessionUser = { id: string; role: Role; name: string; email: string | null; district: string | null };
 
@@ -43,9 +49,9 @@ export function createAuthService(deps: { db: Kysely<Database>; tokens: TokenSer
     };
   }
 
-  async function issue(user: SessionUser, familyId: string = randomUUID()): Promise<Session> {
+  async function issue(user: SessionUser, familyId: string = randomUUID(), exec: Kysely<Database> = db): Promise<Session> {
     const refreshToken = newRefreshToken();
-    await db
+    await exec
       .insertInto('refresh_tokens')
       .values({
         user_id: user.id,
@@ -55,6 +61,18 @@ export function createAuthService(deps: { db: Kysely<Database>; tokens: TokenSer
       })
       .execute();
     return sessionFor(user, refreshToken);
+  }
+
+  /** A new refresh token in the family, and an access token, for a user still enabled. */
+  async function rotate(tx: Kysely<Database>, userId: string, familyId: string): Promise<Session> {
+    const user = await tx
+      .selectFrom('users')
+      .select(userColumns)
+      .where('id', '=', userId)
+      .where('disabled_at', 'is', null)
+      .executeTakeFirst();
+    if (!user) throw new AppError('token_invalid', 'the account no longer exists or is disabled');
+    return issue(user, familyId, tx);
   }
 
   const userColumns = ['id', 'role', 'name', 'email', 'district', 'password_hash', 'disabled_at'] as const;
@@ -126,58 +144,39 @@ export function createAuthService(deps: { db: Kysely<Database>; tokens: TokenSer
     async refresh(refreshToken: string): Promise<Session> {
       const tokenHash = sha256(refreshToken);
       const outcome = await db.transaction().execute(async (tx): Promise<Session | 'reused' | 'invalid'> => {
+        const now = new Date();
         const used = await tx
           .updateTable('refresh_tokens')
-          .set({ used_at: new Date() })
+          .set({ used_at: now })
           .where('token_hash', '=', tokenHash)
           .where('used_at', 'is', null)
           .where('revoked_at', 'is', null)
-          .where('expires_at', '>', new Date())
+          .where('expires_at', '>', now)
           .returning(['user_id', 'family_id'])
           .executeTakeFirst();
-        if (!used) {
-          const known = await tx
-            .selectFrom('refresh_tokens')
-            .select(['family_id', 'used_at'])
-            .where('token_hash', '=', tokenHash)
-            .executeTakeFirst();
-          if (known?.used_at) {
-            // A used token presented again means it leaked: end every session of
-            // that family. Returned, not thrown, so the revocation commits.
-            await tx
-              .updateTable('refresh_tokens')
-              .set({ revoked_at: new Date() })
-              .where('family_id', '=', known.family_id)
-              .where('revoked_at', 'is', null)
-              .execute();
-            return 'reused';
-          }
-          return 'invalid';
-        }
-        const user = await tx
-          .selectFrom('users')
-          .select(userColumns)
-          .where('id', '=', used.user_id)
-          .where('disabled_at', 'is', null)
+        if (used) return rotate(tx, used.user_id, used.family_id);
+        const known = await tx
+          .selectFrom('refresh_tokens')
+          .select(['user_id', 'family_id', 'used_at', 'revoked_at', 'expires_at'])
+          .where('token_hash', '=', tokenHash)
           .executeTakeFirst();
-        if (!user) throw new AppError('token_invalid', 'the account no longer exists or is disabled');
-        const refreshToken = newRefreshToken();
+        if (!known?.used_at) return 'invalid';
+        const sinceUse = now.getTime() - known.used_at.getTime();
+        if (!known.revoked_at && known.expires_at > now && sinceUse <= reuseGraceS * 1000) {
+          // Used moments ago: a retry whose answer was lost on the way, or a
+          // second tab refreshing at the same time — not a thief. Revoking here
+          // would sign a candidate out in the middle of an exam.
+          return rotate(tx, known.user_id, known.family_id);
+        }
+        // A used token presented again later means it leaked: end every session
+        // of that family. Returned, not thrown, so the revocation commits.
         await tx
-          .insertInto('refresh_tokens')
-          .values({
-            user_id: user.id,
-            family_id: used.family_id,
-            token_hash: sha256(refreshToken),
-            expires_at: new Date(Date.now() + refreshTtlS * 1000),
-          })
+          .updateTable('refresh_tokens')
+          .set({ revoked_at: now })
+          .where('family_id', '=', known.family_id)
+          .where('revoked_at', 'is', null)
           .execute();
-        return {
-          accessToken: tokens.sign({ id: user.id, role: user.role, district: user.district }),
-          tokenType: 'Bearer' as const,
-          expiresIn: tokens.accessTtlS,
-          refreshToken,
-          user: { id: user.id, role: user.role, name: user.name, email: user.email, district: user.district },
-        };
+        return 'reused';
       });
       if (typeof outcome === 'string') {
         throw new AppError('token_invalid', 'the refresh token is invalid, expired or already used; sign in again');
