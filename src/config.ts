@@ -27,7 +27,7 @@ export const envSchema = z.object({
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   PUBLIC_URL: z.string().optional(),
   HTTP_ACCEPT_LANES: int(0, 64).default(16),
-  HTTP_IDLE_TIMEOUT_S: int(1, 3600).default(120),
+  HTTP_IDLE_TIMEOUT_S: int(0, 3600).default(120),
   WEB_CONCURRENCY: z.string().regex(/^(auto|[1-9]\d?)$/, 'a number of API processes (1-99) or "auto" (one per CPU)').default('1'),
   LOG_REQUESTS: bool.default(false),
   LOG_SLOW_REQUEST_MS: int(1, 600_000).default(1000),
@@ -94,7 +94,7 @@ export type Env = z.infer<typeof envSchema>;
 
 export interface Config {
   /** acceptLanes: extra descriptors of the listening socket, each accepting one connection per event-loop turn (src/http/accept-lanes.ts). */
-  /** idleTimeoutS: a connection with a request open and no byte moving either way for this long is closed (a client gone mid-request). */
+  /** idleTimeoutS: a connection with a request open and no byte moving either way for this long is closed (a client gone mid-request; 0 = never). */
   http: { port: number; host: string; publicUrl: string | undefined; acceptLanes: number; idleTimeoutS: number };
   /** API processes for `serve`/`all` (node:cluster when more than one). */
   processes: number | 'auto';
