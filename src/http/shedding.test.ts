@@ -39,11 +39,24 @@ function rawRequest(port: number, head: string, body = ''): { sock: ReturnType<t
   return { sock, status };
 }
 
+/** A sign-in with a code nobody has (401 once it is all in), sent in raw bytes. */
+const body = JSON.stringify({ code: 'AAAA-AAAA-AAAA-AAAA' });
+const head = (n: number) =>
+  `POST /api/v1/auth/access-code HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${n}\r\n\r\n`;
+
 describe('load shedding', () => {
   const apps: TestApp[] = [];
   after(async () => {
     for (const t of apps) await t.close();
   });
+
+  /** An app on PGlite with these settings, listening on a free loopback port. */
+  async function listening(env: Record<string, string>): Promise<{ t: TestApp; port: number }> {
+    const t = await createTestApp(pglite, env);
+    apps.push(t);
+    await t.app.listen({ port: 0, host: '127.0.0.1' });
+    return { t, port: (t.app.server.address() as AddressInfo).port };
+  }
 
   it('over the heap limit: 503 overloaded + Retry-After, except operational routes', async () => {
     const t = await createTestApp(pglite, { SHED_HEAP_USED_MB: '1', SHED_RETRY_AFTER_S: '7' });
@@ -73,13 +86,7 @@ describe('load shedding', () => {
   });
 
   it('too many requests in progress: the next one is shed until one finishes', async () => {
-    const t = await createTestApp(pglite, { SHED_MAX_IN_FLIGHT: '1' });
-    apps.push(t);
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
-    const { port } = t.app.server.address() as AddressInfo;
-    const head = (n: number) =>
-      `POST /api/v1/auth/access-code HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${n}\r\n\r\n`;
-    const body = JSON.stringify({ code: 'AAAA-AAAA-AAAA-AAAA' });
+    const { t, port } = await listening({ SHED_MAX_IN_FLIGHT: '1' });
 
     // A request whose body has not all arrived is in progress.
     const slow = rawRequest(port, head(body.length), body.slice(0, 5));
@@ -105,13 +112,7 @@ describe('load shedding', () => {
   });
 
   it('a client that goes silent mid-request is closed after HTTP_IDLE_TIMEOUT_S, and its place freed', async () => {
-    const t = await createTestApp(pglite, { SHED_MAX_IN_FLIGHT: '1', HTTP_IDLE_TIMEOUT_S: '1' });
-    apps.push(t);
-    await t.app.listen({ port: 0, host: '127.0.0.1' });
-    const { port } = t.app.server.address() as AddressInfo;
-    const head = (n: number) =>
-      `POST /api/v1/auth/access-code HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${n}\r\n\r\n`;
-    const body = JSON.stringify({ code: 'AAAA-AAAA-AAAA-AAAA' });
+    const { port } = await listening({ SHED_MAX_IN_FLIGHT: '1', HTTP_IDLE_TIMEOUT_S: '1' });
 
     // Its body stops after five bytes and the client never closes: a laptop shut mid-autosave.
     const silent = rawRequest(port, head(body.length), body.slice(0, 5));
