@@ -6,8 +6,7 @@
  */
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import type { ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
@@ -15,63 +14,19 @@ import { openPglite } from '../platform/db/pglite.ts';
 import { openPostgres } from '../platform/db/postgres.ts';
 import type { Db } from '../platform/db/index.ts';
 import { createTestPostgresDatabase } from '../testing/db.ts';
-import { valueFor, type PaperQuestion } from '../testing/exam.ts';
-import { runExamday as run, startExamday } from '../testing/processes.ts';
+import { valueFor } from '../testing/exam.ts';
+import { ack, lostAnswers, saveAnswer, seatTakers, type Acked } from '../testing/takers.ts';
 
 const CANDIDATES = 40;
 const ANSWERS = 1000;
 
-async function json<T>(res: Promise<Response>): Promise<T> {
-  const r = await res;
-  const body = await r.text();
-  if (!r.ok) throw new Error(`${r.status} ${body}`);
-  return JSON.parse(body) as T;
-}
-
-interface Taker {
-  headers: Record<string, string>;
-  attemptId: string;
-  questions: PaperQuestion[];
-}
-
-/** Seed candidates, start a server, sign everyone in and start their attempts. */
-async function prepare(env: NodeJS.ProcessEnv, workDir: string): Promise<{ child: ChildProcess; base: string; takers: Taker[] }> {
-  const codesFile = path.join(workDir, 'codes.csv');
-  await run(['seed', '--candidates', String(CANDIDATES), '--districts', '1', '--out', codesFile], env);
-  const rows = (await readFile(codesFile, 'utf8')).trim().split('\n').slice(1).map((l) => l.split(','));
-  assert.equal(rows.length, CANDIDATES);
-  const { child, base } = await startExamday('serve', env);
-  const takers = await Promise.all(
-      rows.map(async ([, , , bookingId, code]) => {
-        const { accessToken } = await json<{ accessToken: string }>(
-          fetch(`${base}/auth/access-code`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ code }) }),
-        );
-        const headers = { authorization: `Bearer ${accessToken}`, 'content-type': 'application/json' };
-        const attempt = await json<{ id: string }>(fetch(`${base}/bookings/${bookingId}/attempt`, { method: 'POST', headers: { authorization: headers.authorization } }));
-        const paper = await json<{ questions: PaperQuestion[] }>(fetch(`${base}/attempts/${attempt.id}/paper`, { headers: { authorization: headers.authorization } }));
-        return { headers, attemptId: attempt.id, questions: paper.questions };
-      }),
-    );
-  return { child, base, takers };
-}
-
-async function lostAnswers(db: Db, acked: Map<string, { seq: number; value: unknown }>): Promise<number> {
-  const stored = await db.kysely.selectFrom('responses').select(['attempt_id', 'question_id', 'seq', 'value']).execute();
-  const byKey = new Map(stored.map((r) => [`${r.attempt_id}/${r.question_id}`, r]));
-  let lost = 0;
-  for (const [key, a] of acked) {
-    const s = byKey.get(key);
-    if (!s || s.seq < a.seq || (s.seq === a.seq && JSON.stringify(s.value) !== JSON.stringify(a.value))) lost++;
-  }
-  return lost;
-}
-
 async function crashAndCheck(env: NodeJS.ProcessEnv, openDb: () => Promise<Db>, workDir: string): Promise<void> {
-  const { child, base, takers } = await prepare(env, workDir);
+  const { server, base, takers } = await seatTakers(env, workDir, CANDIDATES);
+  const { child } = server;
   try {
 
     // 1,000 autosaves, spread over candidates and questions, 40 in flight at a time.
-    const acked = new Map<string, { seq: number; value: unknown }>();
+    const acked: Acked = new Map();
     let next = 0;
     await Promise.all(
       takers.map(async () => {
@@ -80,16 +35,11 @@ async function crashAndCheck(env: NodeJS.ProcessEnv, openDb: () => Promise<Db>, 
           const q = taker.questions[Math.floor(i / takers.length) % taker.questions.length]!;
           const seq = i + 1;
           const value = valueFor(q, seq);
-          const res = await json<{ acked: { questionId: string; seq: number }[] }>(
-            fetch(`${base}/attempts/${taker.attemptId}/answers`, {
-              method: 'PUT',
-              headers: taker.headers,
-              body: JSON.stringify({ answers: [{ questionId: q.id, value, seq }] }),
-            }),
-          );
-          assert.equal(res.acked[0]?.seq, seq);
-          const key = `${taker.attemptId}/${q.id}`;
-          if ((acked.get(key)?.seq ?? -1) < seq) acked.set(key, { seq, value });
+          const res = await saveAnswer(base, taker, q, value, seq);
+          assert.equal(res.status, 200, await res.clone().text());
+          const body = (await res.json()) as { acked: { questionId: string; seq: number }[] };
+          assert.equal(body.acked[0]?.seq, seq);
+          ack(acked, taker, q, seq, value);
         }
       }),
     );
@@ -132,8 +82,9 @@ describe('acknowledged answers survive SIGKILL', () => {
   it('SIGTERM drains in-flight autosaves, keeps every acknowledged one and exits cleanly (PGlite)', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'examday-term-'));
     cleanups.push(() => rm(dir, { recursive: true, force: true }));
-    const { child, base, takers } = await prepare(baseEnv({ EXAMDAY_DATA_DIR: dir }), dir);
-    const acked = new Map<string, { seq: number; value: unknown }>();
+    const { server, base, takers } = await seatTakers(baseEnv({ EXAMDAY_DATA_DIR: dir }), dir, CANDIDATES);
+    const { child } = server;
+    const acked: Acked = new Map();
     let refused = 0;
     const exited = once(child, 'exit') as Promise<[number | null, string | null]>;
     const saves = takers.flatMap((taker) =>
@@ -141,12 +92,8 @@ describe('acknowledged answers survive SIGKILL', () => {
         const seq = i + 1;
         const value = valueFor(q, seq);
         try {
-          const res = await fetch(`${base}/attempts/${taker.attemptId}/answers`, {
-            method: 'PUT',
-            headers: taker.headers,
-            body: JSON.stringify({ answers: [{ questionId: q.id, value, seq }] }),
-          });
-          if (res.ok) acked.set(`${taker.attemptId}/${q.id}`, { seq, value });
+          const res = await saveAnswer(base, taker, q, value, seq);
+          if (res.ok) ack(acked, taker, q, seq, value);
           else refused++;
         } catch {
           refused++; // connection closed by the shutdown: not acknowledged, so the client keeps it

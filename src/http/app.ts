@@ -15,7 +15,7 @@ import {
 import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.ts';
 import { LogBudget } from '../lib/log-budget.ts';
-import { isDatabaseOverloaded } from '../platform/db/index.ts';
+import { isDatabaseOverloaded, isDatabaseUnavailable } from '../platform/db/index.ts';
 import { authPlugin } from './auth.ts';
 import { AppError, errorCodes, problem, type ErrorCode } from './errors.ts';
 import { answerClientError } from './client-errors.ts';
@@ -137,7 +137,18 @@ export async function buildApp(ctx: AppContext): Promise<App> {
 
   // In an overload every request is slow: a few lines a second say so (LogBudget).
   const slowLines = new LogBudget(LOG_LINES_PER_S);
-  const saturatedLines = new LogBudget(LOG_LINES_PER_S);
+  const databaseBusy = {
+    code: 'overloaded',
+    detail: 'the database is busy; retry in 2 s',
+    logLine: 'database saturated; answered 503',
+    lines: new LogBudget(LOG_LINES_PER_S),
+  } as const;
+  const databaseGone = {
+    code: 'unavailable',
+    detail: 'the database cannot be reached; retry in 2 s',
+    logLine: 'database unreachable; answered 503',
+    lines: new LogBudget(LOG_LINES_PER_S),
+  } as const;
   app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     ctx.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
@@ -195,14 +206,17 @@ export async function buildApp(ctx: AppContext): Promise<App> {
         .type('application/problem+json')
         .send(problem(code, fe.message, { status, instance: req.url }));
     }
-    if (isDatabaseOverloaded(err)) {
-      const held = saturatedLines.take();
-      if (held >= 0) req.log.warn(held > 0 ? { err, heldBack: held } : { err }, 'database saturated; answered 503');
+    // The database saturated, or gone for a while (a restart, a failover): every request fails
+    // the same way until it is over, so a few lines a second say so and the client retries.
+    const dbState = isDatabaseOverloaded(err) ? databaseBusy : isDatabaseUnavailable(err) ? databaseGone : undefined;
+    if (dbState) {
+      const held = dbState.lines.take();
+      if (held >= 0) req.log.warn(held > 0 ? { err, heldBack: held } : { err }, dbState.logLine);
       return reply
         .status(503)
         .header('retry-after', '2')
         .type('application/problem+json')
-        .send(problem('overloaded', 'the database is busy; retry in 2 s', { retryAfterS: 2, instance: req.url }));
+        .send(problem(dbState.code, dbState.detail, { retryAfterS: 2, instance: req.url }));
     }
     req.log.error({ err }, 'unhandled error');
     return reply

@@ -34,6 +34,7 @@ export const errorCodes = {
   not_a_pdf: { status: 415, title: 'The file is not a PDF' },
   internal: { status: 500, title: 'Internal error' },
   overloaded: { status: 503, title: 'The server is busy; retry shortly' },
+  unavailable: { status: 503, title: 'A service examday needs is unreachable; retry shortly' },
   not_ready: { status: 503, title: 'Not ready' },
 } as const satisfies Record<string, { status: number; title: string }>;
 

@@ -49,9 +49,32 @@ export interface DbOptions {
 export function isDatabaseOverloaded(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  // 57014 query_canceled (statement_timeout), 53300 too_many_connections, 57P03 cannot_connect_now.
-  if (code === '57014' || code === '53300' || code === '57P03') return true;
+  // 57014 query_canceled (statement_timeout), 53300 too_many_connections.
+  if (code === '57014' || code === '53300') return true;
   // pg-pool's messages when connectionTimeoutMillis passes without a free
   // connection, or while opening a new one to a server too busy to answer.
   return /timeout exceeded when trying to connect|connection terminated due to connection timeout/i.test(err.message);
+}
+
+/** Socket errors of a connection that could not be opened or was cut. */
+const UNREACHABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
+/** SQLSTATEs of a server going away: 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now (starting up, shutting down, in recovery). */
+const SERVER_GOING = new Set(['57P01', '57P02', '57P03']);
+
+/**
+ * True for errors that mean "the database cannot be reached right now", not
+ * "this request is wrong": the connection was refused, reset or cut (a
+ * restart, a failover, a network blip), the server is shutting down or
+ * starting up, or class 08 (connection exception, also what PgBouncer sends
+ * when it has no server). The statement did not take effect, or the client was
+ * never told it did; either way the request is safe to retry, so the HTTP
+ * layer answers 503 + Retry-After, and the pool opens new connections once
+ * the server is back.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  const code = (err as { code?: unknown }).code;
+  if (typeof code === 'string' && (UNREACHABLE_ERRNO.has(code) || SERVER_GOING.has(code) || code.startsWith('08'))) return true;
+  // node-postgres's own messages for a connection that ended under a query, or a client used after it.
+  return /^Connection terminated( unexpectedly)?$|^Client has encountered a connection error and is not queryable$/.test(err.message);
 }

@@ -116,8 +116,14 @@ export async function openPostgres(opts: PostgresOptions): Promise<Db> {
     application_name: opts.applicationName ?? 'examday',
     ...(opts.statementTimeoutMs > 0 ? { statement_timeout: opts.statementTimeoutMs } : {}),
   });
-  // An idle client that loses its server must not crash the process.
+  // A client that loses its server must not crash the process. pg-pool listens
+  // on idle clients only (reported here); a client checked out for a statement
+  // (every Kysely query) whose connection is cut also emits 'error', with no
+  // listener: an uncaught exception. Each client gets a listener for its whole
+  // life. It has nothing to do: the statement in flight already rejects with
+  // the error, a later one with "not queryable", and the pool drops the client.
   pool.on('error', (err) => opts.onQueryError?.({ sql: '(idle connection)', error: err }));
+  pool.on('connect', (client) => client.on('error', ignoreLostConnection));
   const kysely = new Kysely<Database>({
     dialect: new PostgresDialect({
       pool: opts.preparedStatements ? preparingPool(pool, (err) => opts.onNamedStatementsLost?.(err)) : pool,
@@ -157,6 +163,8 @@ export async function openPostgres(opts: PostgresOptions): Promise<Db> {
     },
   };
 }
+
+function ignoreLostConnection(): void {}
 
 /** PgBouncer's refusal of the timeout examday sends at connect, with what to do about it. */
 function explainConnectError(err: unknown): unknown {
