@@ -27,6 +27,7 @@ import { availableParallelism } from 'node:os';
 import { pino } from 'pino';
 import type { Config } from './config.ts';
 import { withApiV8Flags } from './lib/v8-flags.ts';
+import { LOG_REDACT_PATHS } from './lib/log-redact.ts';
 
 export type ClusterRole = 'serve' | 'all';
 type ChildRole = 'serve' | 'worker';
@@ -88,7 +89,7 @@ const STABLE_MS = 10_000;
 const STOP_TIMEOUT_MS = 25_000;
 
 export async function runCluster(o: ClusterOptions): Promise<void> {
-  const log = pino({ level: o.config.log.level, base: { pid: process.pid, role: 'primary' } });
+  const log = pino({ level: o.config.log.level, base: { pid: process.pid, role: 'primary' }, redact: LOG_REDACT_PATHS });
   await o.prepare();
   // Node's default is round robin; an explicit NODE_CLUSTER_SCHED_POLICY wins.
   if (!process.env.NODE_CLUSTER_SCHED_POLICY) cluster.schedulingPolicy = cluster.SCHED_NONE;

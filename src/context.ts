@@ -9,6 +9,7 @@ import path from 'node:path';
 import { pino, type Logger } from 'pino';
 import type { Redis } from 'ioredis';
 import type { Config } from './config.ts';
+import { LOG_REDACT_PATHS } from './lib/log-redact.ts';
 import type { Db, DbOptions } from './platform/db/index.ts';
 import { migrate } from './platform/db/migrate.ts';
 import { createMetrics, type Metrics } from './platform/metrics.ts';
@@ -118,7 +119,7 @@ export async function createContext(config: Config, opts: ContextOptions = {}): 
     pino({
       level: config.log.level,
       base: { pid: process.pid },
-      redact: ['req.headers.authorization', 'req.headers.cookie', '*.password', '*.refreshToken', '*.code'],
+      redact: LOG_REDACT_PATHS,
     });
   const metrics = createMetrics();
   // Under overload every query is slow; ten lines a second say so, /metrics counts them all.
