@@ -6,7 +6,7 @@ import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
 import { redisUrl } from '../testing/db.ts';
-import { batchedRedisStore } from './rate-limit-store.ts';
+import { batchedRedisStore, type BatchedStoreOptions } from './rate-limit-store.ts';
 
 const url = redisUrl();
 
@@ -22,9 +22,9 @@ describe('batched rate-limit store (redis)', { skip: url ? false : 'REDIS_URL no
   });
 
   /** An app whose routes count per `x-who` header: /three (3 a minute), /again (2 a minute, the window restarts while over). */
-  async function appWith(client: Redis): Promise<{ app: FastifyInstance; calls: () => number }> {
+  async function appWith(client: Redis, opts: BatchedStoreOptions = {}): Promise<{ app: FastifyInstance; calls: () => number }> {
     const app = Fastify();
-    const store = batchedRedisStore(client, prefix);
+    const store = batchedRedisStore(client, prefix, opts);
     // Count the script calls the store makes.
     const counted = client as Redis & { examdayRateLimitMany: (...a: unknown[]) => Promise<unknown> };
     const original = counted.examdayRateLimitMany.bind(client);
@@ -83,16 +83,35 @@ describe('batched rate-limit store (redis)', { skip: url ? false : 'REDIS_URL no
     }
   });
 
-  it('fails the request, not hangs it, when Redis is gone', async () => {
+  it('counts in process memory, by the same limit, when Redis is gone or a call fails', async () => {
     const gone = new Redis(url ?? '', { lazyConnect: true, maxRetriesPerRequest: 0, enableOfflineQueue: false });
     await gone.connect();
-    const { app } = await appWith(gone);
+    const fallbacks: string[] = [];
+    const { app } = await appWith(gone, { onFallback: (err) => fallbacks.push(err.message) });
     try {
       await gone.quit();
-      const r = await app.inject({ method: 'GET', url: '/three', headers: { 'x-who': 'x' } });
-      assert.equal(r.statusCode, 500);
+      const statuses = [];
+      for (let i = 0; i < 4; i++) statuses.push((await app.inject({ method: 'GET', url: '/three', headers: { 'x-who': 'x' } })).statusCode);
+      assert.deepEqual(statuses, [200, 200, 200, 429]);
+      assert.equal(fallbacks.length, 4, fallbacks.join('; '));
     } finally {
       await app.close();
+    }
+
+    // Connected, but the call itself fails (a script error, a timeout): the same.
+    const failing = new Redis(url ?? '', { lazyConnect: true, maxRetriesPerRequest: 1 });
+    await failing.connect();
+    const seen: string[] = [];
+    const { app: app2 } = await appWith(failing, { onFallback: (err) => seen.push(err.message) });
+    (failing as Redis & { examdayRateLimitMany: () => Promise<never> }).examdayRateLimitMany = () => Promise.reject(new Error('ERR script failed'));
+    try {
+      const r = await app2.inject({ method: 'GET', url: '/three', headers: { 'x-who': 'y' } });
+      assert.equal(r.statusCode, 200);
+      assert.equal(r.headers['x-ratelimit-remaining'], '2');
+      assert.deepEqual(seen, ['ERR script failed']);
+    } finally {
+      await app2.close();
+      await failing.quit();
     }
   });
 });

@@ -11,7 +11,13 @@
  * it again, with `exponentialBackoff` it doubles per attempt over the limit.
  * The keys of a call may hash to different Redis Cluster slots, so this
  * store is for one Redis server (as examday's other Redis use is).
+ *
+ * While Redis cannot be reached, each process counts on its own, with the
+ * plugin's in-memory store, rather than fail every sign-in (a Redis restart in
+ * the sign-in storm answered 507 sign-ins 500). The limit then holds per API
+ * process instead of across them, for as long as Redis is away.
  */
+import { createRequire } from 'node:module';
 import type { FastifyRateLimitOptions, FastifyRateLimitStore, FastifyRateLimitStoreCtor } from '@fastify/rate-limit';
 import type { Redis } from 'ioredis';
 import { TurnBuffer } from '../lib/turn-buffer.ts';
@@ -44,6 +50,23 @@ const MAX_KEYS = 500;
 
 type Callback = (err: Error | null, result?: { current: number; ttl: number }) => void;
 
+interface CountingStore {
+  incr(key: string, cb: Callback, timeWindow: number, max: number): void;
+}
+/** The plugin's own in-memory store (an LRU of counters), published in its package but not in its types. */
+const LocalStore = createRequire(import.meta.url)('@fastify/rate-limit/store/LocalStore.js') as new (
+  continueExceeding: boolean,
+  exponentialBackoff: boolean,
+  cache?: number,
+) => CountingStore;
+/** Counters kept per process while Redis is away (the plugin's default size). */
+const LOCAL_KEYS = 5000;
+
+export interface BatchedStoreOptions {
+  /** Called when an attempt is counted in process memory because Redis failed or is not connected. */
+  onFallback?: (err: Error) => void;
+}
+
 interface Ask {
   key: string;
   cb: Callback;
@@ -63,14 +86,17 @@ type CountingRedis = Redis & {
 
 class BatchedStore implements FastifyRateLimitStore {
   readonly #asks: TurnBuffer<Ask>;
+  readonly #local: CountingStore;
 
   constructor(
     private readonly redis: CountingRedis,
     private readonly prefix: string,
     private readonly continueExceeding: boolean,
     private readonly exponentialBackoff: boolean,
+    private readonly opts: BatchedStoreOptions,
   ) {
     this.#asks = new TurnBuffer((chunk) => this.#count(chunk), MAX_KEYS);
+    this.#local = new LocalStore(continueExceeding, exponentialBackoff, LOCAL_KEYS);
   }
 
   incr(key: string, cb: Callback, timeWindow?: number, max?: number): void {
@@ -85,10 +111,18 @@ class BatchedStore implements FastifyRateLimitStore {
       `${this.prefix}${String(o.routeInfo?.method ?? '')}${o.routeInfo?.url ?? ''}-`,
       o.continueExceeding ?? this.continueExceeding,
       o.exponentialBackoff ?? this.exponentialBackoff,
+      this.opts,
     );
   }
 
+  #countLocally(asks: Ask[], err: Error): void {
+    this.opts.onFallback?.(err);
+    for (const a of asks) this.#local.incr(a.key, a.cb, a.timeWindow, a.max);
+  }
+
   #count(asks: Ask[]): void {
+    // Not connected (reconnecting, or gone): a command would wait in ioredis's queue for reconnect attempts.
+    if (this.redis.status !== 'ready') return this.#countLocally(asks, new Error(`redis is ${this.redis.status}`));
     // One call per window and limit (a route has one of each; the split only guards a function-valued limit).
     const groups = new Map<string, Ask[]>();
     for (const a of asks) {
@@ -103,23 +137,20 @@ class BatchedStore implements FastifyRateLimitStore {
         .examdayRateLimitMany(group.length, ...group.map((a) => a.key), timeWindow, max, String(this.continueExceeding), String(this.exponentialBackoff))
         .then(
           (r) => group.forEach((a, i) => a.cb(null, { current: Number(r[2 * i]), ttl: Number(r[2 * i + 1]) })),
-          (err: unknown) => {
-            const e = err instanceof Error ? err : new Error(String(err));
-            for (const a of group) a.cb(e);
-          },
+          (err: unknown) => this.#countLocally(group, err instanceof Error ? err : new Error(String(err))),
         );
     }
   }
 }
 
 /** The `store` option of @fastify/rate-limit: counters in `redis` under `prefix`. */
-export function batchedRedisStore(redis: Redis, prefix: string): FastifyRateLimitStoreCtor {
+export function batchedRedisStore(redis: Redis, prefix: string, opts: BatchedStoreOptions = {}): FastifyRateLimitStoreCtor {
   const r = redis as CountingRedis;
   if (typeof r.examdayRateLimitMany !== 'function') r.defineCommand('examdayRateLimitMany', { lua: SCRIPT });
   return class extends BatchedStore {
     constructor(options: FastifyRateLimitOptions) {
       const o = options as RouteLimit;
-      super(r, prefix, o.continueExceeding ?? false, o.exponentialBackoff ?? false);
+      super(r, prefix, o.continueExceeding ?? false, o.exponentialBackoff ?? false, opts);
     }
   };
 }

@@ -10,6 +10,7 @@ import type { AppContext } from '../../context.ts';
 import { AppError } from '../../http/errors.ts';
 import { batchedRedisStore } from '../../http/rate-limit-store.ts';
 import { who } from '../../http/auth.ts';
+import { LogBudget } from '../../lib/log-budget.ts';
 import type { App } from '../../http/types.ts';
 import { bookingPage } from '../sessions/schema.ts';
 import { sha256 } from './tokens.ts';
@@ -41,10 +42,16 @@ function bodyField(req: FastifyRequest, name: string): string {
 const refreshBody = z.strictObject({ refreshToken: z.string().min(16).max(200) });
 
 export async function authRoutes(app: App, ctx: AppContext): Promise<void> {
+  // While Redis is away each process counts on its own; a few lines a second say so.
+  const fallbackLines = new LogBudget(1);
+  const onFallback = (err: Error): void => {
+    const held = fallbackLines.take();
+    if (held >= 0) app.log.warn({ err, heldBack: held }, 'sign-in rate limit counted in this process: Redis unreachable');
+  };
   await app.register(rateLimit, {
     global: false,
     // Shared by every API process through Redis, one script call per turn (rate-limit-store.ts).
-    ...(ctx.redis ? { store: batchedRedisStore(ctx.redis, `${ctx.config.redis.prefix}:rl:login:`) } : {}),
+    ...(ctx.redis ? { store: batchedRedisStore(ctx.redis, `${ctx.config.redis.prefix}:rl:login:`, { onFallback }) } : {}),
     errorResponseBuilder: (_req, c) =>
       new AppError('rate_limited', `too many sign-in attempts; retry in ${Math.ceil(c.ttl / 1000)} s`, {
         retryAfterS: Math.ceil(c.ttl / 1000),
