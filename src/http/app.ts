@@ -16,6 +16,7 @@ import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.ts';
 import { LogBudget } from '../lib/log-budget.ts';
 import { isDatabaseOverloaded, isDatabaseUnavailable } from '../platform/db/index.ts';
+import { DependencyUnavailable } from '../platform/unavailable.ts';
 import { authPlugin } from './auth.ts';
 import { AppError, errorCodes, problem, type ErrorCode } from './errors.ts';
 import { answerClientError } from './client-errors.ts';
@@ -149,6 +150,12 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     logLine: 'database unreachable; answered 503',
     lines: new LogBudget(LOG_LINES_PER_S),
   } as const;
+  const storageGone = {
+    code: 'unavailable',
+    detail: 'file storage cannot be reached; retry in 2 s',
+    logLine: 'file storage unreachable; answered 503',
+    lines: new LogBudget(LOG_LINES_PER_S),
+  } as const;
   app.addHook('onResponse', (req, reply, done) => {
     const route = req.routeOptions.url ?? 'unmatched';
     ctx.metrics.httpRequests.inc({ method: req.method, route, status: String(reply.statusCode) });
@@ -206,17 +213,23 @@ export async function buildApp(ctx: AppContext): Promise<App> {
         .type('application/problem+json')
         .send(problem(code, fe.message, { status, instance: req.url }));
     }
-    // The database saturated, or gone for a while (a restart, a failover): every request fails
+    // The database saturated, or it or file storage gone for a while (a restart, a failover): every request fails
     // the same way until it is over, so a few lines a second say so and the client retries.
-    const dbState = isDatabaseOverloaded(err) ? databaseBusy : isDatabaseUnavailable(err) ? databaseGone : undefined;
-    if (dbState) {
-      const held = dbState.lines.take();
-      if (held >= 0) req.log.warn(held > 0 ? { err, heldBack: held } : { err }, dbState.logLine);
+    const retryLater = isDatabaseOverloaded(err)
+      ? databaseBusy
+      : err instanceof DependencyUnavailable && err.dependency === 'file storage'
+        ? storageGone
+        : err instanceof DependencyUnavailable || isDatabaseUnavailable(err)
+          ? databaseGone
+          : undefined;
+    if (retryLater) {
+      const held = retryLater.lines.take();
+      if (held >= 0) req.log.warn(held > 0 ? { err, heldBack: held } : { err }, retryLater.logLine);
       return reply
         .status(503)
         .header('retry-after', '2')
         .type('application/problem+json')
-        .send(problem(dbState.code, dbState.detail, { retryAfterS: 2, instance: req.url }));
+        .send(problem(retryLater.code, retryLater.detail, { retryAfterS: 2, instance: req.url }));
     }
     req.log.error({ err }, 'unhandled error');
     return reply

@@ -50,6 +50,7 @@ import {
   type PutOptions,
   type PutResult,
 } from './index.ts';
+import { DependencyUnavailable, isConnectionFailure } from '../unavailable.ts';
 
 export interface S3BlobStoreOptions {
   /** Service URL for S3-compatible stores (e.g. http://127.0.0.1:9000); omit for AWS. */
@@ -120,6 +121,17 @@ export function createS3BlobStore(opts: S3BlobStoreOptions): BlobStore {
     requestHandler: { connectionTimeout: 10_000, socketTimeout: 120_000 },
   });
   const client = new S3Client(config(opts.endpoint));
+  // After the SDK's own retries: a store that cannot be reached is said to be so, for a 503 rather than a 500.
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      try {
+        return await next(args);
+      } catch (err) {
+        throw isConnectionFailure(err) ? new DependencyUnavailable('file storage', { cause: err }) : err;
+      }
+    },
+    { step: 'initialize', name: 'examdayUnreachable' },
+  );
   const signer = opts.publicEndpoint !== undefined ? new S3Client(config(opts.publicEndpoint)) : client;
 
   const objectKey = (key: string): string => folder + validateBlobKey(key);

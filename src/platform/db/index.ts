@@ -11,6 +11,7 @@
  * - `close()` waits for in-flight queries and releases every connection.
  */
 import type { Kysely } from 'kysely';
+import { isConnectionFailure } from '../unavailable.ts';
 import type { Database } from './schema.ts';
 
 export type { Database } from './schema.ts';
@@ -56,8 +57,6 @@ export function isDatabaseOverloaded(err: unknown): boolean {
   return /timeout exceeded when trying to connect|connection terminated due to connection timeout/i.test(err.message);
 }
 
-/** Socket errors of a connection that could not be opened or was cut. */
-const UNREACHABLE_ERRNO = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN']);
 /** SQLSTATEs of a server going away: 57P01 admin_shutdown, 57P02 crash_shutdown, 57P03 cannot_connect_now (starting up, shutting down, in recovery). */
 const SERVER_GOING = new Set(['57P01', '57P02', '57P03']);
 
@@ -74,7 +73,8 @@ const SERVER_GOING = new Set(['57P01', '57P02', '57P03']);
 export function isDatabaseUnavailable(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
-  if (typeof code === 'string' && (UNREACHABLE_ERRNO.has(code) || SERVER_GOING.has(code) || code.startsWith('08'))) return true;
+  if (isConnectionFailure(err)) return true;
+  if (typeof code === 'string' && (SERVER_GOING.has(code) || code.startsWith('08'))) return true;
   // node-postgres's own messages for a connection that ended under a query, or a client used after it.
   return /^Connection terminated( unexpectedly)?$|^Client has encountered a connection error and is not queryable$/.test(err.message);
 }
