@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import type { AppContext } from '../context.ts';
 import { LogBudget } from '../lib/log-budget.ts';
 import { isDatabaseOverloaded, isDatabaseUnavailable } from '../platform/db/index.ts';
-import { DependencyUnavailable } from '../platform/unavailable.ts';
+import { DependencyUnavailable, isRedisUnreachable } from '../platform/unavailable.ts';
 import { authPlugin } from './auth.ts';
 import { AppError, errorCodes, problem, type ErrorCode } from './errors.ts';
 import { answerClientError } from './client-errors.ts';
@@ -150,6 +150,12 @@ export async function buildApp(ctx: AppContext): Promise<App> {
     logLine: 'database unreachable; answered 503',
     lines: new LogBudget(LOG_LINES_PER_S),
   } as const;
+  const redisGone = {
+    code: 'unavailable',
+    detail: 'Redis (queues and shared counters) cannot be reached; retry in 2 s',
+    logLine: 'Redis unreachable; answered 503',
+    lines: new LogBudget(LOG_LINES_PER_S),
+  } as const;
   const storageGone = {
     code: 'unavailable',
     detail: 'file storage cannot be reached; retry in 2 s',
@@ -213,15 +219,17 @@ export async function buildApp(ctx: AppContext): Promise<App> {
         .type('application/problem+json')
         .send(problem(code, fe.message, { status, instance: req.url }));
     }
-    // The database saturated, or it or file storage gone for a while (a restart, a failover): every request fails
+    // The database saturated, or it, file storage or Redis gone for a while (a restart, a failover): every request fails
     // the same way until it is over, so a few lines a second say so and the client retries.
     const retryLater = isDatabaseOverloaded(err)
       ? databaseBusy
       : err instanceof DependencyUnavailable && err.dependency === 'file storage'
         ? storageGone
-        : err instanceof DependencyUnavailable || isDatabaseUnavailable(err)
-          ? databaseGone
-          : undefined;
+        : isRedisUnreachable(err)
+          ? redisGone
+          : err instanceof DependencyUnavailable || isDatabaseUnavailable(err)
+            ? databaseGone
+            : undefined;
     if (retryLater) {
       const held = retryLater.lines.take();
       if (held >= 0) req.log.warn(held > 0 ? { err, heldBack: held } : { err }, retryLater.logLine);

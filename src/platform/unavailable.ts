@@ -5,7 +5,7 @@
  * did), so it is safe to retry once the service is back; the HTTP layer
  * answers 503 `unavailable` with Retry-After, naming the service.
  */
-export type Dependency = 'database' | 'file storage';
+export type Dependency = 'database' | 'file storage' | 'Redis';
 
 export class DependencyUnavailable extends Error {
   constructor(
@@ -25,4 +25,14 @@ export function isConnectionFailure(err: unknown): boolean {
   if (!(err instanceof Error)) return false;
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' && UNREACHABLE_ERRNO.has(code);
+}
+
+/**
+ * True for ioredis's errors when Redis cannot be reached: a command that
+ * waited through its reconnection attempts (`maxRetriesPerRequest`), or one
+ * sent on a connection already closed.
+ */
+export function isRedisUnreachable(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  return err.name === 'MaxRetriesPerRequestError' || err.message === 'Connection is closed.';
 }
