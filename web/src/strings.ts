@@ -35,6 +35,7 @@ export const t = {
   },
   errors: {
     network: 'Cannot reach the server. Check your connection and try again.',
+    busy: 'The server is busy or briefly unavailable. Please try again in a moment.',
     generic: (msg: string) => `Something went wrong: ${msg}`,
     sessionEnded: 'Your sign-in has ended. Please sign in again.',
   },
@@ -101,6 +102,7 @@ export const t = {
     startConfirm: 'Start now',
     notYet: 'Not yet',
     starting: 'Starting…',
+    startBusy: 'The exam server is busy. Still trying to start your exam — please wait.',
   },
   exam: {
     loading: 'Opening your exam…',

@@ -217,7 +217,27 @@ describe('web app in Chromium', { skip: haveChromium ? false : `no ${CHROMIUM}` 
     await page.getByRole('heading', { name: 'Hello, Wendy West' }).waitFor();
     await axe(page, 'candidate home');
     await flow.book(page, sessionTitle);
-    attemptId = await flow.startExam(page);
+    // The storm's first answer to the start is a busy server's 503: the page says it is still
+    // trying, waits the Retry-After and sends the start again, without the candidate doing a thing.
+    const startUrl = '**/api/v1/bookings/*/attempt?include=paper';
+    let starts = 0;
+    await page.route(startUrl, (route) =>
+      starts++ === 0
+        ? route.fulfill({
+            status: 503,
+            headers: { 'retry-after': '1', 'content-type': 'application/problem+json' },
+            body: JSON.stringify({ type: 'https://examday.dev/problems/overloaded', title: 'The server is busy; retry shortly', status: 503, code: 'overloaded', detail: 'the server is busy; retry in 1 s' }),
+          })
+        : route.continue(),
+    );
+    await page.getByRole('button', { name: 'Start exam' }).click();
+    await page.getByRole('dialog', { name: 'Start the exam now?' }).getByRole('button', { name: 'Start now' }).click();
+    await page.getByRole('status').getByText('The exam server is busy. Still trying to start your exam').waitFor();
+    await page.waitForURL(/\/exam\//);
+    await page.getByTestId('timer').waitFor();
+    attemptId = new URL(page.url()).pathname.split('/').pop()!;
+    await page.unroute(startUrl);
+    assert.equal(starts, 2, 'refused once, then sent again by the page');
     await axe(page, 'exam');
 
     answers = await flow.takeExamThroughAnOutage(page, context, { online: 2, offline: 2 });

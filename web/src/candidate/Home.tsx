@@ -11,6 +11,7 @@
 import { useCallback, useEffect, useState, type ReactNode } from 'react';
 import { api } from '../lib/api.ts';
 import { formatTime, formatWindow } from '../lib/format.ts';
+import { retryTransient } from '../lib/retry.ts';
 import { navigate } from '../lib/router.tsx';
 import type { Booking, ExamSession, Page as ListPage } from '../lib/types.ts';
 import { useInterval, useSession } from '../lib/useSession.ts';
@@ -82,6 +83,8 @@ export function CandidateHome() {
   const [notice, setNotice] = useState<{ title: string; code: string } | null>(null);
   const [confirm, setConfirm] = useState<Booking | null>(null);
   const [starting, setStarting] = useState(false);
+  /** Said while a start the server could not take yet is being sent again. */
+  const [startNote, setStartNote] = useState<string | null>(null);
   const [now, setNow] = useState(Date.now());
 
   const loadSessions = useCallback(async () => {
@@ -138,7 +141,12 @@ export function CandidateHome() {
     setStarting(true);
     try {
       const sentAt = Date.now();
-      const { paper, ...attempt } = await api.startAttempt(confirm.id);
+      // At 09:00 everyone starts at once: a busy server's 503 (or no answer) is tried again, as
+      // Retry-After says, before the candidate is told anything went wrong. A start is safe to
+      // repeat: the server answers with the attempt already started.
+      const { paper, ...attempt } = await retryTransient(() => api.startAttempt(confirm.id), {
+        onRetry: () => setStartNote(t.candidate.startBusy),
+      });
       handOver({ attempt, paper, sentAt, receivedAt: Date.now() });
       navigate(`/exam/${attempt.id}`);
     } catch (err) {
@@ -146,6 +154,7 @@ export function CandidateHome() {
       setConfirm(null);
     } finally {
       setStarting(false);
+      setStartNote(null);
     }
   };
 
@@ -268,6 +277,7 @@ export function CandidateHome() {
         }
       >
         <p>{t.candidate.startBody}</p>
+        <Notice kind="info">{startNote}</Notice>
       </Dialog>
     </Page>
   );

@@ -29,7 +29,8 @@ export function Page({ title, children, wide = false, subtitle }: { title: strin
 export function errorText(err: unknown): string {
   if (err instanceof NetworkError) return t.errors.network;
   if (err instanceof ApiError) {
-    if (err.errors.length) return `${err.message}`;
+    // A 503's detail is written for operators ("the database cannot be reached"); people get a plain one.
+    if (err.status === 503) return t.errors.busy;
     return err.message;
   }
   return t.errors.generic(err instanceof Error ? err.message : String(err));
