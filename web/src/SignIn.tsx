@@ -1,12 +1,13 @@
 /** Sign-in: an access code for candidates, email and password for staff; demo accounts listed in demo mode. */
 import { useEffect, useState, type FormEvent } from 'react';
 import { api } from './lib/api.ts';
+import { retryTransient } from './lib/retry.ts';
 import { navigate } from './lib/router.tsx';
 import { fromSignIn, setSession } from './lib/session.ts';
 import type { DemoAccount, SignIn as SignInResponse } from './lib/types.ts';
 import { t } from './strings.ts';
 import { handOverBookings } from './candidate/handoff.ts';
-import { ErrorNotice, Field, Page } from './components/ui.tsx';
+import { ErrorNotice, Field, Notice, Page } from './components/ui.tsx';
 
 function done(r: SignInResponse): void {
   if (r.bookings) handOverBookings(r.bookings);
@@ -23,6 +24,8 @@ export function SignIn() {
   const [password, setPassword] = useState('');
   const [busy, setBusy] = useState<'code' | 'staff' | null>(null);
   const [codeError, setCodeError] = useState<unknown>(null);
+  /** Said while a sign-in the server could not take yet (the 09:00 storm) is being sent again. */
+  const [codeNote, setCodeNote] = useState<string | null>(null);
   const [staffError, setStaffError] = useState<unknown>(null);
   const [demo, setDemo] = useState<DemoAccount[]>([]);
 
@@ -35,11 +38,12 @@ export function SignIn() {
     setBusy('code');
     setCodeError(null);
     try {
-      done(await api.accessCode(code.trim()));
+      done(await retryTransient(() => api.accessCode(code.trim()), { onRetry: () => setCodeNote(t.signIn.busy) }));
     } catch (err) {
       setCodeError(err);
     } finally {
       setBusy(null);
+      setCodeNote(null);
     }
   };
 
@@ -90,6 +94,7 @@ export function SignIn() {
               )}
             </Field>
             <ErrorNotice error={codeError} />
+            <Notice kind="info">{codeNote}</Notice>
             <button type="submit" className="button-primary" disabled={busy !== null}>
               {busy === 'code' ? t.signIn.signingIn : t.signIn.codeButton}
             </button>

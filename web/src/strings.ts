@@ -47,6 +47,7 @@ export const t = {
     codeLabel: 'Access code',
     codeHint: 'Letters and digits, for example ABCD-EFGH-JKLM-NPQR. Dashes are optional.',
     codeButton: 'Sign in with code',
+    busy: 'The server is busy. Still trying to sign you in — please wait.',
     staffHeading: 'Teachers and administrators',
     staffHelp: 'Sign in with your email address and password.',
     emailLabel: 'Email',
